@@ -1,0 +1,314 @@
+import { readFileSync } from 'node:fs';
+import { resolve, dirname } from 'node:path';
+import { LineCounter, parseDocument, type Document } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, parseAcceptUri, type AcceptUri, type RawConfig } from './schema';
+import { DEFAULT_GATEWAY_LIMITS, DEFAULT_LOG_LEVEL, DEFAULT_SESSION_LIMITS, type GatewayLimits } from './defaults';
+import type { ServiceConfig, ServiceType } from '../services/types';
+
+/** The whole configuration after load: validated, defaults applied, frozen. */
+export interface GatewayConfig {
+  /** The file it came from, or `<built-in>`. */
+  readonly source: string;
+  readonly log: { readonly level: string };
+  readonly limits: Readonly<GatewayLimits>;
+  readonly tls?: { readonly cert: string; readonly key: string };
+  readonly services: readonly ServiceConfig[];
+}
+
+export interface ConfigProblem {
+  /** Key path such as `services[2].connect`; empty for the document itself. */
+  readonly path: string;
+  readonly message: string;
+  /** 1-based line and column in the file, when known. */
+  readonly line?: number;
+  readonly column?: number;
+}
+
+/** A configuration that cannot be used; `message` lists every problem, one per line. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly source: string,
+    readonly problems: readonly ConfigProblem[],
+  ) {
+    super(problems.map((p) => formatProblem(source, p)).join('\n'));
+  }
+}
+
+function formatProblem(source: string, p: ConfigProblem): string {
+  const where = p.line === undefined ? source : `${source}:${p.line}:${p.column ?? 1}`;
+  return p.path ? `${where}: ${p.path}: ${p.message}` : `${where}: ${p.message}`;
+}
+
+type PathSegment = string | number;
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else out += out ? `.${String(seg)}` : String(seg);
+  }
+  return out;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+  return `${typeof value} ${String(value)}`;
+}
+
+/** Environment lookup, injectable for tests. */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+const ENV_REF = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/**
+ * Replaces `${NAME}` and `${NAME:-default}` in every string value (`$${` is a literal `${`).
+ * Paths whose value came from the environment are recorded so that no message ever echoes them.
+ */
+function substituteEnv(value: unknown, env: Env, path: PathSegment[], problems: ConfigProblem[], secretPaths: Set<string>): unknown {
+  if (typeof value === 'string') {
+    let substituted = false;
+    const out = value.replace(ENV_REF, (match, name: string | undefined, fallback: string | undefined) => {
+      if (match === '$${') return '${';
+      const found = env[name as string];
+      substituted = true;
+      if (found !== undefined && found !== '') return found;
+      if (fallback !== undefined) return fallback;
+      problems.push({ path: formatPath(path), message: `environment variable ${name} is not set` });
+      return '';
+    });
+    if (substituted) secretPaths.add(formatPath(path));
+    return out;
+  }
+  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, [...path, i], problems, secretPaths));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = substituteEnv(v, env, [...path, k], problems, secretPaths);
+    return out;
+  }
+  return value;
+}
+
+function zodProblems(issues: readonly z.core.$ZodIssue[], prefix: PathSegment[], secretPaths: Set<string>): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  for (const issue of issues) {
+    const path = [...prefix, ...(issue.path as PathSegment[])];
+    const key = formatPath(path);
+    const input = (issue as { input?: unknown }).input;
+    const got = secretPaths.has(key) ? 'a value from the environment' : describe(input);
+    switch (issue.code) {
+      case 'unrecognized_keys':
+        for (const k of issue.keys) out.push({ path: formatPath([...path, k]), message: 'unknown key' });
+        break;
+      case 'invalid_type':
+        out.push({ path: key, message: input === undefined ? `required, expected ${issue.expected}` : `expected ${issue.expected}, got ${got}` });
+        break;
+      case 'invalid_value':
+        out.push({ path: key, message: `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${got}` });
+        break;
+      case 'too_small':
+      case 'too_big': {
+        const custom = issue.message.startsWith('Too ') ? null : issue.message;
+        const bound = issue.code === 'too_small' ? `at least ${String(issue.minimum)}` : `at most ${String(issue.maximum)}`;
+        const what = issue.origin === 'array' ? `a list of ${bound} item(s)` : issue.origin === 'string' ? `${bound} character(s)` : bound;
+        out.push({ path: key, message: `${custom ?? `expected ${what}`}, got ${got}` });
+        break;
+      }
+      case 'invalid_union':
+        out.push({ path: key, message: `expected a string or a list of strings, got ${got}` });
+        break;
+      default:
+        out.push({ path: key, message: `${issue.message.replace(/^Invalid input: /, '')}, got ${got}` });
+    }
+  }
+  return out;
+}
+
+function locate(doc: Document | undefined, counter: LineCounter | undefined, problem: ConfigProblem, rawPath: PathSegment[]): ConfigProblem {
+  if (!doc || !counter) return problem;
+  for (let n = rawPath.length; n >= 0; n--) {
+    const node = doc.getIn(rawPath.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+    if (node && node.range) {
+      const pos = counter.linePos(node.range[0]);
+      return { ...problem, line: pos.line, column: pos.col };
+    }
+  }
+  return problem;
+}
+
+function parsePathString(path: string): PathSegment[] {
+  const out: PathSegment[] = [];
+  for (const m of path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) out.push(m[2] !== undefined ? Number(m[2]) : (m[1] as string));
+  return out;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value) && !(value instanceof URL)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+export interface BuildOptions {
+  readonly source: string;
+  readonly env?: Env;
+  /** Directory that relative file paths in the config resolve against. */
+  readonly baseDir?: string;
+  /** Service types by name (the registry). */
+  readonly types: ReadonlyMap<string, ServiceType>;
+}
+
+/** Validates a parsed document and builds the frozen configuration, or throws {@link ConfigError}. */
+export function buildConfig(input: unknown, options: BuildOptions, doc?: Document, counter?: LineCounter): GatewayConfig {
+  const problems: ConfigProblem[] = [];
+  const secretPaths = new Set<string>();
+  const data = substituteEnv(input, options.env ?? process.env, [], problems, secretPaths);
+  const fail = (): never => {
+    throw new ConfigError(options.source, problems.map((p) => locate(doc, counter, p, parsePathString(p.path))));
+  };
+  if (problems.length) fail();
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    problems.push({ path: '', message: `expected a mapping with a "services" list, got ${describe(data)}` });
+    fail();
+  }
+  const parsed = configSchema.safeParse(data, { reportInput: true });
+  if (!parsed.success) {
+    problems.push(...zodProblems(parsed.error.issues, [], secretPaths));
+    fail();
+  }
+  const raw = parsed.data as RawConfig;
+  const baseDir = options.baseDir ?? process.cwd();
+  const sessionDefaults = { ...DEFAULT_SESSION_LIMITS, ...raw.gangway?.sessionLimits };
+  const names = new Set<string>();
+  const mounts = new Map<string, string>();
+  const services: ServiceConfig[] = [];
+
+  raw.services.forEach((svc, i) => {
+    const at = (key: string): string => formatPath(['services', i, ...parsePathString(key)]);
+    const type = options.types.get(svc.type);
+    if (!type) {
+      problems.push({ path: at('type'), message: `expected one of ${[...options.types.keys()].join(', ')}, got ${describe(svc.type)}` });
+      return;
+    }
+    if (names.has(svc.name)) problems.push({ path: at('name'), message: `duplicate service name ${JSON.stringify(svc.name)}` });
+    names.add(svc.name);
+
+    const accept: AcceptUri[] = [];
+    const acceptList = Array.isArray(svc.accept) ? svc.accept : [svc.accept];
+    acceptList.forEach((text, j) => {
+      const key = Array.isArray(svc.accept) ? `accept[${j}]` : 'accept';
+      const uri = parseAcceptUri(text);
+      if (typeof uri === 'string') {
+        problems.push({ path: at(key), message: uri });
+        return;
+      }
+      const plain = uri.scheme === 'wss' ? 'ws' : uri.scheme === 'https' ? 'http' : uri.scheme;
+      if (!type.accepts.includes(plain)) {
+        const want = type.accepts.map((s) => `${s}://`).join(' or ');
+        problems.push({ path: at(key), message: `type ${svc.type} accepts ${want} URIs, got ${JSON.stringify(text)}` });
+        return;
+      }
+      if ((uri.scheme === 'wss' || uri.scheme === 'https') && !raw.gangway?.tls) {
+        problems.push({ path: at(key), message: `${uri.scheme}:// needs gangway.tls (cert and key files)` });
+        return;
+      }
+      const mountKey = `${uri.host}:${uri.port}${uri.path}${type.exactPaths ? ' (exact)' : ''}`;
+      const other = mounts.get(mountKey);
+      if (other !== undefined) {
+        problems.push({ path: at(key), message: `${uri.host}:${uri.port}${uri.path} is already taken by service ${JSON.stringify(other)}` });
+        return;
+      }
+      mounts.set(mountKey, svc.name);
+      accept.push(uri);
+    });
+
+    let connect: URL | undefined;
+    if (type.connect === null) {
+      if (svc.connect !== undefined) problems.push({ path: at('connect'), message: `type ${svc.type} connects nowhere; remove connect` });
+    } else if (svc.connect === undefined) {
+      if (type.connect.required) problems.push({ path: at('connect'), message: `required, expected a ${type.connect.schemes.map((s) => `${s}://`).join(' or ')} URI` });
+    } else {
+      const want = type.connect.schemes.map((s) => `${s}://`).join(' or ');
+      const shown = secretPaths.has(at('connect')) ? 'a value from the environment' : JSON.stringify(svc.connect);
+      try {
+        connect = new URL(svc.connect);
+      } catch {
+        connect = undefined;
+      }
+      if (!connect || !type.connect.schemes.includes(connect.protocol.slice(0, -1))) {
+        problems.push({ path: at('connect'), message: `expected a ${want} URI, got ${shown}` });
+        connect = undefined;
+      } else if (!connect.hostname || !connect.port) {
+        problems.push({ path: at('connect'), message: `expected host and port (${want}host:port), got ${shown}` });
+        connect = undefined;
+      }
+    }
+
+    const props = type.properties.safeParse(svc.properties ?? {}, { reportInput: true });
+    if (!props.success) problems.push(...zodProblems(props.error.issues, ['services', i, 'properties'], secretPaths));
+
+    services.push({
+      name: svc.name,
+      type: svc.type,
+      ...(svc.description === undefined ? {} : { description: svc.description }),
+      accept,
+      ...(connect === undefined ? {} : { connect }),
+      subprotocols: svc.subprotocols ?? [],
+      properties: props.success ? resolvePaths(props.data, baseDir) : {},
+      limits: { ...sessionDefaults, ...svc.limits },
+    });
+  });
+  if (problems.length) fail();
+
+  const tls = raw.gangway?.tls;
+  return deepFreeze({
+    source: options.source,
+    log: { level: raw.gangway?.log?.level ?? DEFAULT_LOG_LEVEL },
+    limits: { ...DEFAULT_GATEWAY_LIMITS, ...raw.gangway?.limits },
+    ...(tls ? { tls: { cert: resolve(baseDir, tls.cert), key: resolve(baseDir, tls.key) } } : {}),
+    services,
+  });
+}
+
+/** Properties named `root` or ending in `File` are file paths, relative to the config file. */
+function resolvePaths<P>(props: P, baseDir: string): P {
+  if (props === null || typeof props !== 'object') return props;
+  const out: Record<string, unknown> = { ...(props as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(out)) {
+    if (typeof v === 'string' && (k === 'root' || k.endsWith('File'))) out[k] = resolve(baseDir, v);
+  }
+  return out as P;
+}
+
+/** Parses YAML text and builds the configuration, or throws {@link ConfigError}. */
+export function loadConfigText(text: string, options: BuildOptions): GatewayConfig {
+  const counter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length) {
+    throw new ConfigError(
+      options.source,
+      doc.errors.map((e) => {
+        const pos = counter.linePos(e.pos[0]);
+        return { path: '', message: `YAML: ${e.message.split('\n')[0]}`, line: pos.line, column: pos.col };
+      }),
+    );
+  }
+  return buildConfig(doc.toJS(), options, doc, counter);
+}
+
+/** Reads and loads a YAML file; relative paths inside resolve against the file's folder. */
+export function loadConfigFile(file: string, types: ReadonlyMap<string, ServiceType>, env?: Env): GatewayConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    throw new ConfigError(file, [{ path: '', message: `cannot read configuration: ${reason}` }]);
+  }
+  return loadConfigText(text, { source: file, types, baseDir: dirname(resolve(file)), ...(env ? { env } : {}) });
+}

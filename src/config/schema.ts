@@ -1,0 +1,88 @@
+import { z } from 'zod';
+import { SOCKET_READ_BYTES } from './defaults';
+
+/** `ws://host:port/path` and friends, parsed once at load. */
+export interface AcceptUri {
+  readonly scheme: 'ws' | 'wss' | 'http' | 'https';
+  readonly host: string;
+  readonly port: number;
+  /** Mount path, normalised: leading slash, no trailing slash except for the root. */
+  readonly path: string;
+  readonly href: string;
+}
+
+const ACCEPT_SCHEMES = new Set(['ws:', 'wss:', 'http:', 'https:']);
+const DEFAULT_PORTS: Record<string, number> = { 'ws:': 80, 'http:': 80, 'wss:': 443, 'https:': 443 };
+
+/** Parses an accept URI; returns a message saying what was expected when it is not one. */
+export function parseAcceptUri(text: string): AcceptUri | string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return `expected a ws://, wss://, http:// or https:// URI, got ${JSON.stringify(text)}`;
+  }
+  if (!ACCEPT_SCHEMES.has(url.protocol)) {
+    return `expected a ws://, wss://, http:// or https:// URI, got ${JSON.stringify(text)}`;
+  }
+  if (url.username || url.password) return `accept URIs carry no credentials, got ${JSON.stringify(url.origin)} with user info`;
+  if (url.search || url.hash) return `accept URIs carry no query or fragment, got ${JSON.stringify(text)}`;
+  let path = decodeURIComponent(url.pathname);
+  if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  return {
+    scheme: url.protocol.slice(0, -1) as AcceptUri['scheme'],
+    host,
+    port: url.port === '' ? DEFAULT_PORTS[url.protocol] : Number(url.port),
+    path,
+    href: text,
+  };
+}
+
+const byteCount = z.number().int().min(1);
+const millis = z.number().int().min(0);
+
+export const sessionLimitsSchema = z.strictObject({
+  maxMessageBytes: byteCount,
+  maxBufferedBytes: z.number().int().min(2 * SOCKET_READ_BYTES, { message: `must be at least ${2 * SOCKET_READ_BYTES} (two socket reads)` }),
+  slowConsumerMs: z.number().int().min(1),
+  maxConnections: byteCount,
+  connectionsPerSecondPerIp: z.number().min(0.1),
+  idleTimeoutMs: millis,
+  pingIntervalMs: millis,
+  connectTimeoutMs: z.number().int().min(1),
+});
+
+const nameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'expected a name of letters, digits, "_", "." or "-"' });
+
+const acceptSchema = z.union([z.string(), z.array(z.string()).min(1)]);
+
+export const serviceSchema = z.strictObject({
+  name: nameSchema,
+  type: z.string(),
+  description: z.string().optional(),
+  accept: acceptSchema,
+  connect: z.string().optional(),
+  subprotocols: z.array(z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, { message: 'expected an HTTP token' })).optional(),
+  properties: z.record(z.string(), z.unknown()).optional(),
+  limits: sessionLimitsSchema.partial().optional(),
+});
+
+export const configSchema = z.strictObject({
+  gangway: z
+    .strictObject({
+      log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }).partial().optional(),
+      limits: z.strictObject({ maxConnections: byteCount, shutdownDrainMs: millis }).partial().optional(),
+      /** Certificate and key for wss:// and https:// accept URIs (PEM files). */
+      tls: z.strictObject({ cert: z.string(), key: z.string() }).optional(),
+      /** Session limit defaults for every service of this file (each service may override). */
+      sessionLimits: sessionLimitsSchema.partial().optional(),
+    })
+    .optional(),
+  services: z.array(serviceSchema).min(1, { message: 'expected at least one service' }),
+});
+
+export type RawConfig = z.infer<typeof configSchema>;
+export type RawService = z.infer<typeof serviceSchema>;

@@ -1,0 +1,379 @@
+import http, { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import type { Duplex } from 'node:stream';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Logger } from 'pino';
+import type { GatewayConfig } from './config/load';
+import type { AcceptUri } from './config/schema';
+import { GATEWAY_ERRORS, type GatewayErrorSpec } from './errors';
+import { Metrics, type ServiceMetrics } from './metrics';
+import { Session } from './session';
+import { SERVICE_TYPES } from './services';
+import { sendText } from './services/http';
+import type { GatewayView, Service, ServiceType } from './services/types';
+
+interface Mount {
+  readonly path: string;
+  readonly service: Service;
+  readonly state: ServiceState;
+}
+
+interface ServiceState {
+  readonly service: Service;
+  readonly metrics: ServiceMetrics;
+  readonly wss: WebSocketServer | null;
+  readonly sessions: Set<Session>;
+  readonly buckets: Map<string, { tokens: number; at: number }>;
+}
+
+interface Listener {
+  readonly host: string;
+  readonly port: number;
+  readonly secure: boolean;
+  readonly server: http.Server;
+  readonly exact: Map<string, Mount>;
+  /** Prefix mounts, longest path first. */
+  readonly prefixes: Mount[];
+}
+
+const NO_SERVICE = '-';
+
+/** Answers an upgrade with an HTTP error and closes the socket. */
+function refuseUpgrade(socket: Duplex, status: number, message: string, headers: Record<string, string> = {}): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = `${message}\n`;
+  const extra = Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`,
+  );
+}
+
+function requestPath(url: string | undefined): string | null {
+  try {
+    return decodeURIComponent(new URL(url ?? '/', 'http://gangway').pathname);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The running gateway: listeners (one HTTP server per host:port, shared by path), routing,
+ * upgrade checks and limits, sessions, keep-alive and idle sweeps, shutdown.
+ */
+export class Gateway implements GatewayView {
+  readonly startedAt = Date.now();
+  readonly metrics = new Metrics();
+  private readonly states = new Map<string, ServiceState>();
+  private readonly listeners: Listener[] = [];
+  private readonly sessionSet = new Set<Session>();
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private started = false;
+  private stopping = false;
+
+  constructor(
+    readonly config: GatewayConfig,
+    readonly log: Logger,
+    types: ReadonlyMap<string, ServiceType> = SERVICE_TYPES,
+  ) {
+    for (const svc of config.services) {
+      const type = types.get(svc.type);
+      if (!type) throw new Error(`service type ${svc.type} is not registered`);
+      const metrics = this.metrics.service(svc.name);
+      const service = type.create({ config: svc, log: log.child({ service: svc.name }), metrics, gateway: this });
+      const wss = type.accepts.includes('ws')
+        ? new WebSocketServer({
+            noServer: true,
+            maxPayload: svc.limits.maxMessageBytes,
+            perMessageDeflate: false,
+            clientTracking: false,
+            handleProtocols: (offered: Set<string>) => svc.subprotocols.find((p) => offered.has(p)) ?? false,
+          })
+        : null;
+      this.states.set(svc.name, { service, metrics, wss, sessions: new Set(), buckets: new Map() });
+      for (const uri of svc.accept) this.mount(uri, type, this.states.get(svc.name) as ServiceState);
+    }
+  }
+
+  private mount(uri: AcceptUri, type: ServiceType, state: ServiceState): void {
+    const secure = uri.scheme === 'wss' || uri.scheme === 'https';
+    let listener = this.listeners.find((l) => l.host === uri.host && l.port === uri.port);
+    if (!listener) {
+      listener = this.createListener(uri.host, uri.port, secure);
+      this.listeners.push(listener);
+    } else if (listener.secure !== secure) {
+      throw new Error(`${uri.host}:${uri.port} is used both with and without TLS (${uri.href})`);
+    }
+    if (type.exactPaths) {
+      const base = uri.path === '/' ? '' : uri.path;
+      for (const p of type.exactPaths) listener.exact.set(`${base}${p}`, { path: uri.path, service: state.service, state });
+    } else {
+      listener.prefixes.push({ path: uri.path, service: state.service, state });
+      listener.prefixes.sort((a, b) => b.path.length - a.path.length);
+    }
+  }
+
+  private createListener(host: string, port: number, secure: boolean): Listener {
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => this.onRequest(listener, req, res);
+    const server = secure
+      ? https.createServer({ cert: readFileSync(this.config.tls?.cert ?? ''), key: readFileSync(this.config.tls?.key ?? '') }, onRequest)
+      : http.createServer(onRequest);
+    const listener: Listener = { host, port, secure, server, exact: new Map(), prefixes: [] };
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(listener, req, socket, head));
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+      if (err.code === 'ECONNRESET' || !socket.writable) socket.destroy();
+      else refuseUpgrade(socket, 400, 'malformed HTTP request');
+    });
+    return listener;
+  }
+
+  private route(listener: Listener, path: string): Mount | null {
+    const exact = listener.exact.get(path);
+    if (exact) return exact;
+    for (const m of listener.prefixes) {
+      if (m.path === '/' || path === m.path || path.startsWith(`${m.path}/`)) return m;
+    }
+    return null;
+  }
+
+  private noServiceError(spec: GatewayErrorSpec): void {
+    this.metrics.service(NO_SERVICE).error(spec.code);
+  }
+
+  private onRequest(listener: Listener, req: IncomingMessage, res: ServerResponse): void {
+    const path = requestPath(req.url);
+    const mount = path === null ? null : this.route(listener, path);
+    if (!mount || path === null) {
+      this.noServiceError(GATEWAY_ERRORS.NOT_FOUND);
+      sendText(res, 404, `no service at ${path ?? 'this path'}`);
+      return;
+    }
+    const { service } = mount;
+    if (!service.handleRequest) {
+      mount.state.metrics.error(GATEWAY_ERRORS.UPGRADE_REQUIRED.code);
+      sendText(res, 426, `${path} is a WebSocket endpoint: send an Upgrade: websocket request`, { Upgrade: 'websocket', Connection: 'Upgrade' });
+      return;
+    }
+    const subpath = mount.path === '/' ? path : path.slice(mount.path.length) || '/';
+    service.handleRequest(req, res, subpath);
+  }
+
+  private onUpgrade(listener: Listener, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const path = requestPath(req.url);
+    const mount = path === null ? null : this.route(listener, path);
+    if (!mount) {
+      this.noServiceError(GATEWAY_ERRORS.NOT_FOUND);
+      refuseUpgrade(socket, 404, `no service at ${path ?? 'this path'}`);
+      return;
+    }
+    const { state } = mount;
+    const svc = state.service.config;
+    const refuse = (spec: GatewayErrorSpec, message: string, headers?: Record<string, string>): void => {
+      state.metrics.error(spec.code);
+      this.log.debug({ service: svc.name, remote: req.socket.remoteAddress, code: spec.code }, message);
+      refuseUpgrade(socket, spec.status ?? 400, message, headers);
+    };
+    if (!state.wss || !state.service.handleSession) {
+      refuse(GATEWAY_ERRORS.NOT_WEBSOCKET, `${path} serves HTTP only, not WebSocket`);
+      return;
+    }
+    if (req.method !== 'GET' || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+      refuse(GATEWAY_ERRORS.BAD_UPGRADE, 'malformed upgrade: expected GET with Upgrade: websocket');
+      return;
+    }
+    if (this.stopping) {
+      refuse(GATEWAY_ERRORS.TOO_MANY_CONNECTIONS, 'Gangway is shutting down', { 'Retry-After': '5' });
+      return;
+    }
+    const remote = req.socket.remoteAddress ?? 'unknown';
+    if (!this.takeToken(state, remote)) {
+      refuse(GATEWAY_ERRORS.RATE_LIMITED, `too many new connections from ${remote}: limit ${svc.limits.connectionsPerSecondPerIp}/s`, { 'Retry-After': '1' });
+      return;
+    }
+    if (state.sessions.size >= svc.limits.maxConnections) {
+      refuse(GATEWAY_ERRORS.TOO_MANY_CONNECTIONS, `service ${svc.name} is at its limit of ${svc.limits.maxConnections} connections`, { 'Retry-After': '5' });
+      return;
+    }
+    if (this.sessionSet.size >= this.config.limits.maxConnections) {
+      refuse(GATEWAY_ERRORS.TOO_MANY_CONNECTIONS, `Gangway is at its limit of ${this.config.limits.maxConnections} connections`, { 'Retry-After': '5' });
+      return;
+    }
+    const offered = (req.headers['sec-websocket-protocol'] ?? '')
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean);
+    if (offered.length > 0 && !offered.some((p) => svc.subprotocols.includes(p))) {
+      const speaks = svc.subprotocols.length ? `it speaks ${svc.subprotocols.join(', ')}` : 'it speaks no subprotocol';
+      refuse(GATEWAY_ERRORS.SUBPROTOCOL, `service ${svc.name} does not speak ${offered.join(', ')}: ${speaks}`);
+      return;
+    }
+    const key = req.headers['sec-websocket-key'];
+    const version = req.headers['sec-websocket-version'];
+    if (typeof key !== 'string' || !/^[+/0-9A-Za-z]{22}==$/.test(key) || (version !== '13' && version !== '8')) {
+      refuse(GATEWAY_ERRORS.BAD_UPGRADE, 'malformed upgrade: invalid Sec-WebSocket-Key or Sec-WebSocket-Version');
+      return;
+    }
+    state.wss.handleUpgrade(req, socket, head, (ws) => this.openSession(state, ws, remote));
+  }
+
+  /** Token bucket per client address and service: `connectionsPerSecondPerIp`, burst of the same size. */
+  private takeToken(state: ServiceState, remote: string): boolean {
+    const rate = state.service.config.limits.connectionsPerSecondPerIp;
+    const now = Date.now();
+    const bucket = state.buckets.get(remote) ?? { tokens: rate, at: now };
+    bucket.tokens = Math.min(rate, bucket.tokens + ((now - bucket.at) / 1000) * rate);
+    bucket.at = now;
+    state.buckets.set(remote, bucket);
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
+
+  private openSession(state: ServiceState, ws: WebSocket, remote: string): void {
+    const svc = state.service.config;
+    const session = new Session(ws, svc.name, remote, svc.limits, state.metrics, this.log);
+    state.sessions.add(session);
+    this.sessionSet.add(session);
+    state.metrics.sessionsCurrent++;
+    state.metrics.sessionsTotal++;
+    this.log.info({ event: 'session.open', session: session.id, service: svc.name, remote, protocol: ws.protocol || undefined }, 'session open');
+    ws.on('pong', () => {
+      session.awaitingPong = false;
+    });
+    ws.on('error', (err: Error & { code?: string }) => {
+      session.fail(err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? GATEWAY_ERRORS.MESSAGE_TOO_LARGE : GATEWAY_ERRORS.WEBSOCKET_PROTOCOL);
+      this.log.debug({ session: session.id, err: err.message }, 'websocket error');
+    });
+    ws.on('close', (code: number, reasonBuf: Buffer) => {
+      const reason = reasonBuf.toString();
+      state.sessions.delete(session);
+      this.sessionSet.delete(session);
+      state.metrics.sessionsCurrent--;
+      session.ended(code, reason);
+      this.log.info(
+        {
+          event: 'session.close',
+          session: session.id,
+          service: svc.name,
+          remote,
+          durationMs: Date.now() - session.startedAt,
+          bytesIn: session.bytesIn,
+          bytesOut: session.bytesOut,
+          messagesIn: session.messagesIn,
+          messagesOut: session.messagesOut,
+          closeCode: code,
+          reason: reason || undefined,
+          error: session.errorCode,
+        },
+        'session close',
+      );
+    });
+    (state.service.handleSession as (s: Session) => void).call(state.service, session);
+  }
+
+  /** Once a second: idle timeouts, keep-alive pings, slow consumers, stale rate buckets. */
+  private sweep(): void {
+    const now = Date.now();
+    for (const s of this.sessionSet) {
+      const { idleTimeoutMs, pingIntervalMs, slowConsumerMs } = s.limits;
+      if (s.active) {
+        s.active = false;
+        s.lastActiveAt = now;
+      } else if (idleTimeoutMs > 0 && now - s.lastActiveAt >= idleTimeoutMs) {
+        s.close(GATEWAY_ERRORS.IDLE_TIMEOUT.close, 'idle timeout', GATEWAY_ERRORS.IDLE_TIMEOUT);
+        continue;
+      }
+      if (s.pausedSince > 0 && now - s.pausedSince >= slowConsumerMs) {
+        s.close(GATEWAY_ERRORS.SLOW_CONSUMER.close, 'slow consumer', GATEWAY_ERRORS.SLOW_CONSUMER);
+        continue;
+      }
+      if (pingIntervalMs > 0 && now >= s.nextPingAt) {
+        if (s.awaitingPong) {
+          s.close(1006, 'ping timeout', GATEWAY_ERRORS.PING_TIMEOUT);
+          continue;
+        }
+        s.awaitingPong = true;
+        s.nextPingAt = now + pingIntervalMs;
+        s.ws.ping();
+      }
+    }
+    for (const state of this.states.values()) {
+      for (const [ip, b] of state.buckets) if (now - b.at > 60_000) state.buckets.delete(ip);
+    }
+  }
+
+  /** Starts every listener; resolves when all are listening. */
+  async start(): Promise<void> {
+    await Promise.all(
+      this.listeners.map(
+        (l) =>
+          new Promise<void>((resolve, reject) => {
+            l.server.once('error', reject);
+            l.server.listen(l.port, l.host, () => {
+              l.server.off('error', reject);
+              resolve();
+            });
+          }),
+      ),
+    );
+    this.started = true;
+    this.sweepTimer = setInterval(() => this.sweep(), 1000);
+    this.sweepTimer.unref();
+    for (const l of this.listeners) {
+      const { port } = l.server.address() as AddressInfo;
+      const mounts = [...l.prefixes.map((m) => `${m.path} (${m.service.config.name})`), ...[...l.exact.entries()].map(([p, m]) => `${p} (${m.service.config.name})`)];
+      this.log.info({ event: 'listen', host: l.host, port, tls: l.secure, mounts }, `listening on ${l.secure ? 'https' : 'http'}://${l.host}:${port}`);
+    }
+  }
+
+  /** The port a listener got (useful with port 0): the first listener, or the one on `host`. */
+  port(host?: string): number {
+    const l = host === undefined ? this.listeners[0] : this.listeners.find((x) => x.host === host);
+    if (!l) throw new Error(`no listener${host ? ` on ${host}` : ''}`);
+    return (l.server.address() as AddressInfo).port;
+  }
+
+  /**
+   * Stops accepting, closes every session with 1001, waits up to `shutdownDrainMs` for them to
+   * close, cuts what remains, and releases the services.
+   */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    const closed = Promise.all(this.listeners.map((l) => new Promise<void>((resolve) => l.server.close(() => resolve()))));
+    const { SHUTDOWN } = GATEWAY_ERRORS;
+    for (const s of this.sessionSet) s.close(SHUTDOWN.close, 'Gangway shutting down', SHUTDOWN);
+    const deadline = Date.now() + this.config.limits.shutdownDrainMs;
+    while (this.sessionSet.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    for (const s of this.sessionSet) s.ws.terminate();
+    for (const l of this.listeners) l.server.closeAllConnections();
+    await closed;
+    await Promise.all([...this.states.values()].map((st) => st.service.close?.()));
+    this.started = false;
+  }
+
+  *sessions(): Iterable<Session> {
+    yield* this.sessionSet;
+  }
+
+  *services(): Iterable<Service> {
+    for (const st of this.states.values()) yield st.service;
+  }
+
+  listening(): boolean {
+    return this.started && !this.stopping && this.listeners.every((l) => l.server.listening);
+  }
+
+  metricsText(): Promise<{ contentType: string; body: string }> {
+    return this.metrics.text();
+  }
+}

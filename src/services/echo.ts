@@ -1,0 +1,24 @@
+import { z } from 'zod';
+import type { RawData } from 'ws';
+import { asBuffer, type Session } from '../session';
+import type { Service, ServiceType } from './types';
+
+/** `echo`: every message comes back as it was sent, text as text and binary as binary. */
+export const echoType: ServiceType<Record<string, never>> = {
+  type: 'echo',
+  accepts: ['ws'],
+  connect: null,
+  properties: z.strictObject({}),
+  create({ config }): Service {
+    return {
+      config,
+      handleSession(session: Session): void {
+        session.ws.on('message', (data: RawData, isBinary: boolean) => {
+          const buf = asBuffer(data);
+          session.received(buf.length);
+          session.send(buf, isBinary);
+        });
+      },
+    };
+  },
+};

@@ -1,0 +1,10 @@
+import type { ServiceType } from './types';
+import { echoType } from './echo';
+import { directoryType } from './directory';
+import { managementType } from './management';
+import { proxyType } from './proxy';
+
+/** Service types by name: a new type is one file in this folder and one line here. */
+export const SERVICE_TYPES: ReadonlyMap<string, ServiceType> = new Map<string, ServiceType>(
+  [echoType, directoryType, managementType, proxyType].map((t) => [t.type, t as ServiceType]),
+);
