@@ -16,7 +16,7 @@ export type ProtocolName = 'stomp' | 'amqp091' | 'amqp10' | 'xmpp' | 'irc';
 
 /** One complete, validated unit of the protocol. */
 export interface WireFrame {
-  /** Command, frame type or element name, used for metrics (`SEND`, `method:basic.publish`, `message`). */
+  /** Command, frame type or element name, used for metrics (`SEND`, `basic.publish`, `message`). */
   readonly kind: string;
   /**
    * The exact wire bytes of the frame. A view into the pushed chunk when the frame lay inside one

@@ -1,0 +1,77 @@
+/**
+ * STOMP validator: streaming codecs for STOMP 1.0, 1.1 and 1.2 and the protocol module the
+ * registry uses. Rules, limits and error codes are documented in this folder's README.
+ */
+import { WireError, type CodecPair, type ProtocolModule } from '../types';
+import { StompCodec, StompSession, versionOfError, type StompCodecOptions } from './codec';
+import { ERRORS, ERROR_BY_CODE } from './errors';
+import { encodeFrame, StompFrame, type StompVersion } from './frame';
+import { DEFAULT_LIMITS, type StompLimits } from './limits';
+
+export { StompCodec, StompSession, versionOfError, type StompCodecOptions } from './codec';
+export { ERRORS } from './errors';
+export {
+  BODY_COMMANDS,
+  CLIENT_COMMANDS,
+  SERVER_COMMANDS,
+  STOMP_VERSIONS,
+  StompFrame,
+  encodeFrame,
+  escapeHeader,
+  type StompClientCommand,
+  type StompCommand,
+  type StompFrameInit,
+  type StompHeader,
+  type StompServerCommand,
+  type StompVersion,
+} from './frame';
+export { DEFAULT_LIMITS, resolveLimits, type StompLimits } from './limits';
+
+/** Both codecs of one STOMP connection, sharing the negotiated version. */
+export class StompCodecPair implements CodecPair<StompFrame> {
+  readonly session = new StompSession();
+  readonly toServer: StompCodec;
+  readonly toClient: StompCodec;
+
+  constructor(limits?: Partial<StompLimits>, options: Omit<StompCodecOptions, 'limits' | 'session'> = {}) {
+    this.toServer = new StompCodec('toServer', { ...options, limits, session: this.session });
+    this.toClient = new StompCodec('toClient', { ...options, limits, session: this.session });
+  }
+}
+
+/**
+ * The ERROR frame telling a client why its stream was refused: `message` (the catalogue summary,
+ * escaped for the version in force when the error was raised), `code`, `content-type`,
+ * `content-length`, and a body `<code> (<condition>): <detail>`. `null` for errors raised on
+ * the server's stream: a client cannot send ERROR to a server.
+ */
+export function replyFor(err: WireError): Buffer | null {
+  if (err.protocol !== 'stomp' || err.direction !== 'toServer') return null;
+  const version: StompVersion | null = versionOfError(err);
+  const summary = ERROR_BY_CODE.get(err.code)?.summary ?? err.message;
+  const body = Buffer.from(`${err.code} (${err.condition}): ${err.message}\n`, 'utf8');
+  return encodeFrame(
+    {
+      command: 'ERROR',
+      headers: [
+        ['message', summary],
+        ['code', err.code],
+        ['content-type', 'text/plain;charset=utf-8'],
+        ['content-length', String(body.length)],
+      ],
+      body,
+    },
+    version,
+  );
+}
+
+/** The STOMP protocol module for the validator registry. */
+export const protocol: ProtocolModule<StompFrame, StompLimits> = {
+  name: 'stomp',
+  defaultLimits: DEFAULT_LIMITS,
+  createPair: (limits?: Partial<StompLimits>) => new StompCodecPair(limits),
+  reply: replyFor,
+};
+
+/** Codes in the STOMP catalogue (for documentation checks). */
+export const ERROR_CODES: readonly string[] = Object.values(ERRORS).map((e) => e.code);
