@@ -224,12 +224,16 @@ export class Gateway implements GatewayView {
     state.wss.handleUpgrade(req, socket, head, (ws) => this.openSession(state, ws, remote));
   }
 
-  /** Token bucket per client address and service: `connectionsPerSecondPerIp`, burst of the same size. */
+  /**
+   * Token bucket per client address and service: `connectionsPerSecondPerIp`, burst of the same
+   * size but at least one (a rate below 1/s still lets one connection through per 1/rate seconds).
+   */
   private takeToken(state: ServiceState, remote: string): boolean {
     const rate = state.service.config.limits.connectionsPerSecondPerIp;
+    const burst = Math.max(1, rate);
     const now = Date.now();
-    const bucket = state.buckets.get(remote) ?? { tokens: rate, at: now };
-    bucket.tokens = Math.min(rate, bucket.tokens + ((now - bucket.at) / 1000) * rate);
+    const bucket = state.buckets.get(remote) ?? { tokens: burst, at: now };
+    bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * rate);
     bucket.at = now;
     state.buckets.set(remote, bucket);
     if (bucket.tokens < 1) return false;

@@ -119,7 +119,7 @@ function zodProblems(issues: readonly z.core.$ZodIssue[], prefix: PathSegment[],
         break;
       }
       case 'invalid_union':
-        out.push({ path: key, message: `expected a string or a list of strings, got ${got}` });
+        out.push({ path: key, message: input === undefined ? 'required, expected a string or a list of strings' : `expected a string or a list of strings, got ${got}` });
         break;
       default:
         out.push({ path: key, message: `${issue.message.replace(/^Invalid input: /, '')}, got ${got}` });
@@ -275,12 +275,16 @@ export function buildConfig(input: unknown, options: BuildOptions, doc?: Documen
   });
 }
 
-/** Properties named `root` or ending in `File` are file paths, relative to the config file. */
+/**
+ * Properties named `root` or ending in `File` are file paths, relative to the config file, at any
+ * depth (`properties.tls.caFile` as well as `properties.root`).
+ */
 function resolvePaths<P>(props: P, baseDir: string): P {
-  if (props === null || typeof props !== 'object') return props;
+  if (props === null || typeof props !== 'object' || Array.isArray(props)) return props;
   const out: Record<string, unknown> = { ...(props as Record<string, unknown>) };
   for (const [k, v] of Object.entries(out)) {
     if (typeof v === 'string' && (k === 'root' || k.endsWith('File'))) out[k] = resolve(baseDir, v);
+    else if (v !== null && typeof v === 'object') out[k] = resolvePaths(v, baseDir);
   }
   return out as P;
 }

@@ -1,0 +1,219 @@
+/**
+ * The `gangway` command as users run it: a child process of node on the compiled CLI. src/ is
+ * compiled (transpiled only; type checking is `npm run typecheck`) into a temporary package folder
+ * that holds package.json, src/default and a link to node_modules, exactly the layout of dist/.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { transformFileSync } from '@swc/core';
+import { Resources, closed, closedPort, httpRequest, nextMessage, openClient, toBuffer } from './support/gateway';
+
+const ROOT = join(__dirname, '..');
+const FIXTURES = join(__dirname, 'fixtures', 'config');
+const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+let pkg: string;
+let cli: string;
+
+function compile(dir: string, out: string): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const from = join(dir, entry.name);
+    if (entry.isDirectory()) compile(from, out);
+    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) {
+      const target = join(out, relative(ROOT, from)).replace(/\.ts$/, '.js');
+      mkdirSync(dirname(target), { recursive: true });
+      const { code } = transformFileSync(from, { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' }, swcrc: false });
+      writeFileSync(target, code);
+    }
+  }
+}
+
+beforeAll(() => {
+  pkg = mkdtempSync(join(tmpdir(), 'gangway-cli-'));
+  compile(join(ROOT, 'src'), pkg);
+  cpSync(join(ROOT, 'package.json'), join(pkg, 'package.json'));
+  cpSync(join(ROOT, 'src', 'default'), join(pkg, 'src', 'default'), { recursive: true });
+  symlinkSync(join(ROOT, 'node_modules'), join(pkg, 'node_modules'), 'dir');
+  cli = join(pkg, 'src', 'cli.js');
+});
+afterAll(() => rmSync(pkg, { recursive: true, force: true }));
+
+const res = new Resources();
+afterEach(() => res.closeAll());
+
+/** The environment without GANGWAY_* variables, so the built-in configuration's defaults apply. */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GANGWAY_')) env[k] = v;
+  return { ...env, ...extra };
+}
+
+interface Run {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function run(args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, ...args], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+describe('gangway --version and --help', () => {
+  it('prints the package version', async () => {
+    const r = await run(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`${VERSION}\n`);
+  });
+
+  it('prints usage naming the commands', async () => {
+    const r = await run(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: gangway \[options\] \[command\]/);
+    expect(r.stdout).toMatch(/\n\s+start \[options\]\s+start the gateway/);
+    expect(r.stdout).toMatch(/\n\s+check \[options\]\s+validate a configuration file/);
+  });
+
+  it('exits 2 on an unknown command or a bad port', async () => {
+    const unknown = await run(['launch']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("unknown command 'launch'");
+    const port = await run(['start', '--port', '70000']);
+    expect(port.code).toBe(2);
+    expect(port.stderr).toContain('expected a port number 0-65535');
+  });
+});
+
+describe('gangway check', () => {
+  it('exits 0 and lists the services of a valid file', async () => {
+    const file = join(FIXTURES, 'valid.yaml');
+    const r = await run(['check', '-c', file]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`${file}: ok, 4 service(s): management (management), files (directory), echo (echo), tcp (proxy)\n`);
+  });
+
+  it.each([
+    ['bad-yaml.yaml', /^bad-yaml\.yaml:5:1: YAML: Flow sequence in block collection must be sufficiently indented and end with a \]$/],
+    ['unknown-key.yaml', /^unknown-key\.yaml:4:12: services\[0\]\.acept: unknown key$/m],
+    ['wrong-type.yaml', /^wrong-type\.yaml:6:24: services\[0\]\.limits\.maxMessageBytes: expected number, got "big"$/],
+    ['bad-uri.yaml', /^bad-uri\.yaml:11:14: services\[2\]\.connect: expected a tcp:\/\/ or tls:\/\/ URI, got "htp:\/\/x"$/],
+    ['missing-env.yaml', /^missing-env\.yaml:5:14: services\[0\]\.connect: environment variable GANGWAY_TEST_BACKEND_HOST is not set$/],
+    ['unknown-type.yaml', /^unknown-type\.yaml:3:11: services\[0\]\.type: expected one of echo, directory, management, proxy, got "ecko"$/],
+    ['duplicate-mount.yaml', /^duplicate-mount\.yaml:7:13: services\[1\]\.accept: 127\.0\.0\.1:8000\/echo is already taken by service "first"$/],
+    ['small-buffer.yaml', /^small-buffer\.yaml:7:25: services\[0\]\.limits\.maxBufferedBytes: must be at least 131072/],
+  ])('exits 2 for %s naming the key path', async (file, expected) => {
+    const r = await run(['check', '-c', join(FIXTURES, file)]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    const [head, ...lines] = r.stderr.trimEnd().split('\n');
+    expect(head).toBe('gangway: configuration error');
+    expect(lines.map((l) => l.split(`${FIXTURES}/`).join('')).join('\n')).toMatch(expected);
+  });
+
+  it('exits 2 for a file that does not exist, and without -c', async () => {
+    const missing = await run(['check', '-c', join(FIXTURES, 'nope.yaml')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(`${join(FIXTURES, 'nope.yaml')}: cannot read configuration: no such file`);
+    const noFile = await run(['check']);
+    expect(noFile.code).toBe(2);
+    expect(noFile.stderr).toContain("required option '-c, --config <file>' not specified");
+  });
+});
+
+describe('gangway start', () => {
+  /** Starts the CLI and resolves once it logged the start line. */
+  function start(args: string[]): Promise<{ child: ChildProcess; exited: Promise<Run> }> {
+    const child = spawn(process.execPath, [cli, 'start', ...args], { env: cleanEnv({ GANGWAY_LOG_LEVEL: 'info' }), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const exited = new Promise<Run>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+    res.add(async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    });
+    return new Promise((resolve, reject) => {
+      child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.stdout?.on('data', (c: Buffer) => {
+        stdout += c.toString();
+        if (stdout.includes('"event":"start"')) resolve({ child, exited });
+      });
+      void exited.then((r) => reject(new Error(`gangway exited with ${String(r.code)} before starting: ${r.stderr}`)));
+    });
+  }
+
+  it('runs the built-in configuration: /health, /echo, / and /tcp; SIGTERM closes sessions with 1001 and exits 0', async () => {
+    const port = await closedPort();
+    const { child, exited } = await start(['--port', String(port)]);
+    const base = `127.0.0.1:${port}`;
+
+    const health = await httpRequest(`http://${base}/health`);
+    expect(health.status).toBe(200);
+    expect((JSON.parse(health.body) as { status: string }).status).toBe('ok');
+
+    const page = await httpRequest(`http://${base}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(page.body).toBe(readFileSync(join(ROOT, 'src', 'default', 'www', 'index.html'), 'utf8'));
+
+    const echo = await openClient(res, `ws://${base}/echo`);
+    const back = nextMessage(echo);
+    echo.send('round trip');
+    expect(await back).toEqual({ data: Buffer.from('round trip'), isBinary: false });
+
+    // /tcp is a byte proxy to Gangway's own port: an HTTP request through it gets an HTTP answer.
+    const tcp = await openClient(res, `ws://${base}/tcp`);
+    let answer = '';
+    const binaryMessages: boolean[] = [];
+    tcp.on('message', (m: Buffer, isBinary: boolean) => {
+      binaryMessages.push(isBinary);
+      answer += toBuffer(m).toString();
+    });
+    tcp.send('GET /health HTTP/1.0\r\nHost: gangway\r\n\r\n');
+    expect(await closed(tcp)).toEqual({ code: 1000, reason: 'back end closed the connection' });
+    expect(binaryMessages.length).toBeGreaterThan(0);
+    expect(binaryMessages.every((b) => !b)).toBe(true);
+    expect(answer).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(answer).toContain('"status":"ok"');
+
+    const shutdown = closed(echo);
+    child.kill('SIGTERM');
+    expect(await shutdown).toEqual({ code: 1001, reason: 'Gangway shutting down' });
+    const r = await exited;
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    const events = r.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => (JSON.parse(l) as { event?: string }).event);
+    expect(events).toEqual(expect.arrayContaining(['listen', 'start', 'session.open', 'session.close', 'shutdown', 'stopped']));
+  }, 20_000);
+
+  it('exits 2 with the problem when the configuration is broken', async () => {
+    const r = await run(['start', '-c', join(FIXTURES, 'bad-uri.yaml')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('services[2].connect: expected a tcp:// or tls:// URI, got "htp://x"');
+  });
+
+  it('exits 1 when the port is taken', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    res.add(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+    const port = (blocker.address() as net.AddressInfo).port;
+    const r = await run(['start', '--port', String(port)]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('gangway: cannot start: listen EADDRINUSE');
+  });
+});

@@ -1,0 +1,292 @@
+import { join, resolve } from 'node:path';
+import { ConfigError, buildConfig, loadConfigFile, loadConfigText, type BuildOptions, type GatewayConfig } from '../../src/config/load';
+import { DEFAULT_GATEWAY_LIMITS, DEFAULT_SESSION_LIMITS } from '../../src/config/defaults';
+import { SERVICE_TYPES } from '../../src/services';
+
+const FIXTURES = join(__dirname, '..', 'fixtures', 'config');
+const opts = (env: Record<string, string> = {}): BuildOptions => ({ source: 'gangway.yaml', types: SERVICE_TYPES, env });
+
+/** The ConfigError a load throws (fails the test if it loads). */
+function problemsOf(load: () => GatewayConfig): ConfigError {
+  try {
+    load();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('the configuration loaded');
+}
+
+const yaml = (...lines: string[]): string => `${lines.join('\n')}\n`;
+
+describe('loadConfigText errors name file, line, key path, what was found and what was expected', () => {
+  it('reports a bad connect URI of the third service', () => {
+    const text = yaml(
+      'services:',
+      '  - { name: a, type: echo, accept: "ws://127.0.0.1:8000/a" }',
+      '  - { name: b, type: echo, accept: "ws://127.0.0.1:8000/b" }',
+      '  - name: c',
+      '    type: proxy',
+      '    accept: ws://127.0.0.1:8000/c',
+      '    connect: htp://x',
+    );
+    const err = problemsOf(() => loadConfigText(text, opts()));
+    expect(err.message).toBe('gangway.yaml:7:14: services[2].connect: expected a tcp:// or tls:// URI, got "htp://x"');
+    expect(err.problems).toEqual([{ path: 'services[2].connect', message: 'expected a tcp:// or tls:// URI, got "htp://x"', line: 7, column: 14 }]);
+    expect(err.source).toBe('gangway.yaml');
+    expect(err.name).toBe('ConfigError');
+  });
+
+  it('reports a connect URI without a port', () => {
+    const err = problemsOf(() => loadConfigText(yaml('services:', '  - { name: c, type: proxy, accept: "ws://h:1/c", connect: "tcp://backend" }'), opts()));
+    expect(err.message).toBe('gangway.yaml:2:60: services[0].connect: expected host and port (tcp:// or tls://host:port), got "tcp://backend"');
+  });
+
+  it('reports unknown keys at every level', () => {
+    const text = yaml(
+      'gangway:',
+      '  colour: blue',
+      'services:',
+      '  - name: a',
+      '    type: echo',
+      '    accept: ws://127.0.0.1:8000/a',
+      '    limits:',
+      '      maxMesageBytes: 10',
+    );
+    const err = problemsOf(() => loadConfigText(text, opts()));
+    expect(err.message.split('\n')).toEqual([
+      'gangway.yaml:2:11: gangway.colour: unknown key',
+      'gangway.yaml:8:23: services[0].limits.maxMesageBytes: unknown key',
+    ]);
+  });
+
+  it('reports unknown keys in the properties of a service type', () => {
+    const text = yaml('services:', '  - { name: d, type: directory, accept: "http://127.0.0.1:8000/", properties: { root: ., indx: x.html } }');
+    const err = problemsOf(() => loadConfigText(text, opts()));
+    expect(err.message).toBe('gangway.yaml:2:96: services[0].properties.indx: unknown key');
+  });
+
+  it('reports an unknown service type listing the known ones', () => {
+    const err = problemsOf(() => loadConfigText(yaml('services:', '  - { name: a, type: ecko, accept: "ws://h:1/a" }'), opts()));
+    expect(err.message).toBe('gangway.yaml:2:22: services[0].type: expected one of echo, directory, management, proxy, got "ecko"');
+  });
+
+  it('reports duplicate service names and duplicate mounts', () => {
+    const text = yaml(
+      'services:',
+      '  - { name: a, type: echo, accept: "ws://127.0.0.1:8000/x" }',
+      '  - { name: a, type: echo, accept: "ws://127.0.0.1:8000/y" }',
+      '  - { name: b, type: echo, accept: "ws://127.0.0.1:8000/x/" }',
+    );
+    const err = problemsOf(() => loadConfigText(text, opts()));
+    expect(err.message.split('\n')).toEqual([
+      'gangway.yaml:3:13: services[1].name: duplicate service name "a"',
+      'gangway.yaml:4:36: services[2].accept: 127.0.0.1:8000/x is already taken by service "a"',
+    ]);
+  });
+
+  it('lets a management service share a mount with a directory (exact paths)', () => {
+    const config = loadConfigText(
+      yaml('services:', '  - { name: m, type: management, accept: "http://127.0.0.1:8000/" }', '  - { name: d, type: directory, accept: "http://127.0.0.1:8000/", properties: { root: . } }'),
+      opts(),
+    );
+    expect(config.services.map((s) => s.name)).toEqual(['m', 'd']);
+  });
+
+  it('reports a missing required connect and a connect where none is taken', () => {
+    const text = yaml('services:', '  - { name: p, type: proxy, accept: "ws://h:1/p" }', '  - { name: e, type: echo, accept: "ws://h:1/e", connect: "tcp://h:2" }');
+    const err = problemsOf(() => loadConfigText(text, opts()));
+    expect(err.message.split('\n')).toEqual([
+      'gangway.yaml:2:5: services[0].connect: required, expected a tcp:// or tls:// URI',
+      'gangway.yaml:3:59: services[1].connect: type echo connects nowhere; remove connect',
+    ]);
+  });
+
+  it('reports a missing accept as required', () => {
+    const err = problemsOf(() => loadConfigText(yaml('services:', '  - { name: e, type: echo }'), opts()));
+    expect(err.message).toBe('gangway.yaml:2:5: services[0].accept: required, expected a string or a list of strings');
+  });
+
+  it('reports accept URIs with the wrong scheme, credentials, or wss without gangway.tls', () => {
+    const text = yaml(
+      'services:',
+      '  - { name: a, type: echo, accept: "http://h:1/a" }',
+      '  - { name: b, type: echo, accept: "ws://u:p@h:1/b" }',
+      '  - { name: c, type: echo, accept: "wss://h:1/c" }',
+      '  - { name: d, type: echo, accept: ["ws://h:1/d", "ftp://h/d"] }',
+    );
+    const err = problemsOf(() => loadConfigText(text, opts()));
+    expect(err.problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
+      'services[0].accept: type echo accepts ws:// URIs, got "http://h:1/a"',
+      'services[1].accept: accept URIs carry no credentials, got "ws://h:1" with user info',
+      'services[2].accept: wss:// needs gangway.tls (cert and key files)',
+      'services[3].accept[1]: expected a ws://, wss://, http:// or https:// URI, got "ftp://h/d"',
+    ]);
+  });
+
+  it.each([
+    ['maxBufferedBytes', 1000, 'must be at least 131072 (two socket reads), got number 1000'],
+    ['maxMessageBytes', 0, 'expected at least 1, got number 0'],
+    ['maxMessageBytes', 1.5, 'expected int, got number 1.5'],
+    ['maxMessageBytes', '"big"', 'expected number, got "big"'],
+    ['connectTimeoutMs', 0, 'expected at least 1, got number 0'],
+    ['idleTimeoutMs', -1, 'expected at least 0, got number -1'],
+  ])('reports a bad limit: %s = %s', (key, value, message) => {
+    const err = problemsOf(() => loadConfigText(yaml('services:', `  - { name: a, type: echo, accept: "ws://h:1/a", limits: { ${key}: ${String(value)} } }`), opts()));
+    expect(err.problems).toHaveLength(1);
+    expect(err.problems[0]?.path).toBe(`services[0].limits.${key}`);
+    expect(err.problems[0]?.message).toBe(message);
+  });
+
+  it('reports bad YAML with its position', () => {
+    const err = problemsOf(() => loadConfigText(yaml('services:', '  - name: a', '    type: [echo'), opts()));
+    expect(err.problems[0]?.message).toMatch(/^YAML: /);
+    expect(err.message).toMatch(/^gangway\.yaml:\d+:\d+: YAML: /);
+  });
+
+  it('reports duplicate YAML keys', () => {
+    const err = problemsOf(() => loadConfigText(yaml('services:', '  - name: a', '    name: b', '    type: echo', '    accept: ws://h:1/a'), opts()));
+    expect(err.message).toMatch(/^gangway\.yaml:3:5: YAML: Map keys must be unique/);
+  });
+
+  it('reports a document that is not a mapping, and an empty services list', () => {
+    expect(problemsOf(() => loadConfigText('- a\n- b\n', opts())).message).toBe('gangway.yaml:1:1: expected a mapping with a "services" list, got a list');
+    expect(problemsOf(() => loadConfigText('', opts())).message).toBe('gangway.yaml: expected a mapping with a "services" list, got null');
+    expect(problemsOf(() => loadConfigText('services: []\n', opts())).message).toBe('gangway.yaml:1:11: services: expected at least one service, got a list');
+  });
+
+  it('reports a bad log level listing the levels', () => {
+    const err = problemsOf(() => loadConfigText(yaml('gangway: { log: { level: loud } }', 'services:', '  - { name: a, type: echo, accept: "ws://h:1/a" }'), opts()));
+    expect(err.message).toBe('gangway.yaml:1:26: gangway.log.level: expected one of "fatal", "error", "warn", "info", "debug", "trace", "silent", got "loud"');
+  });
+
+  it('reports a file that does not exist', () => {
+    const err = problemsOf(() => loadConfigFile(join(FIXTURES, 'no-such-file.yaml'), SERVICE_TYPES, {}));
+    expect(err.message).toBe(`${join(FIXTURES, 'no-such-file.yaml')}: cannot read configuration: no such file`);
+  });
+});
+
+describe('environment substitution', () => {
+  const text = yaml(
+    'gangway:',
+    '  log: { level: "${LEVEL:-warn}" }',
+    'services:',
+    '  - name: tcp',
+    '    type: proxy',
+    '    accept: ws://${HOST:-127.0.0.1}:${PORT}/tcp',
+    '    connect: ${BACKEND}',
+    '    description: "costs $${PRICE}"',
+  );
+
+  it('replaces ${NAME} and ${NAME:-default}; $${ is a literal ${', () => {
+    const config = loadConfigText(text, opts({ PORT: '9100', BACKEND: 'tcp://db.internal:5432' }));
+    expect(config.log.level).toBe('warn');
+    expect(config.services[0]?.accept[0]).toMatchObject({ host: '127.0.0.1', port: 9100, path: '/tcp' });
+    expect(config.services[0]?.connect?.href).toBe('tcp://db.internal:5432');
+    expect(config.services[0]?.description).toBe('costs ${PRICE}');
+  });
+
+  it('prefers the environment over the default, and treats an empty value as unset', () => {
+    const config = loadConfigText(text, opts({ LEVEL: 'debug', HOST: '', PORT: '1', BACKEND: 'tcp://b:2' }));
+    expect(config.log.level).toBe('debug');
+    expect(config.services[0]?.accept[0]?.host).toBe('127.0.0.1');
+  });
+
+  it('names a missing variable and the key that uses it', () => {
+    const err = problemsOf(() => loadConfigText(text, opts({ BACKEND: 'tcp://b:2' })));
+    expect(err.message).toBe('gangway.yaml:6:13: services[0].accept: environment variable PORT is not set');
+  });
+
+  it.each([
+    ['connect', '    connect: ${SECRET}', 'gangway.yaml:5:14: services[0].connect: expected a tcp:// or tls:// URI, got a value from the environment'],
+    ['a limit', '    limits: { maxMessageBytes: "${SECRET}" }', 'gangway.yaml:5:32: services[0].limits.maxMessageBytes: expected number, got a value from the environment'],
+    [
+      'a property',
+      '    properties: { messageType: "x-${SECRET}" }',
+      'gangway.yaml:5:32: services[0].properties.messageType: expected one of "binary", "text", "mirror", got a value from the environment',
+    ],
+  ])('never echoes a value that came from the environment (%s)', (_what, line, expected) => {
+    const secret = 'htp://user:hunter2-s3cr3t@x';
+    const t = yaml('services:', '  - name: tcp', '    type: proxy', '    accept: ws://h:1/tcp', line, ...(line.includes('connect') ? [] : ['    connect: tcp://h:2']));
+    const err = problemsOf(() => loadConfigText(t, opts({ SECRET: secret })));
+    expect(err.message).toBe(expected);
+    expect(err.message).not.toContain('hunter2');
+  });
+});
+
+describe('the loaded configuration', () => {
+  const text = yaml(
+    'gangway:',
+    '  limits: { maxConnections: 7 }',
+    '  sessionLimits: { idleTimeoutMs: 1000, maxMessageBytes: 2048 }',
+    'services:',
+    '  - name: tcp',
+    '    type: proxy',
+    '    accept: [ws://127.0.0.1:0/a/, ws://127.0.0.1:0/b]',
+    '    connect: tls://backend:443',
+    '    subprotocols: [v12.stomp]',
+    '    limits: { maxMessageBytes: 4096 }',
+    '    properties: { tls: { caFile: ca.pem } }',
+    '  - { name: files, type: directory, accept: "http://127.0.0.1:0/", properties: { root: www } }',
+  );
+  const config = loadConfigText(text, { ...opts(), baseDir: '/etc/gangway' });
+
+  it('applies defaults from one place, then the file-wide session limits, then the service limits', () => {
+    expect(config.limits).toEqual({ ...DEFAULT_GATEWAY_LIMITS, maxConnections: 7 });
+    expect(config.services[0]?.limits).toEqual({ ...DEFAULT_SESSION_LIMITS, idleTimeoutMs: 1000, maxMessageBytes: 4096 });
+    expect(config.services[1]?.limits).toEqual({ ...DEFAULT_SESSION_LIMITS, idleTimeoutMs: 1000, maxMessageBytes: 2048 });
+    expect(config.log.level).toBe('info');
+    expect(config.services[0]?.properties).toEqual({ messageType: 'mirror', tls: { caFile: '/etc/gangway/ca.pem' } });
+    expect(config.services[1]?.properties).toEqual({ root: resolve('/etc/gangway', 'www'), index: 'index.html', maxAgeSeconds: 0 });
+  });
+
+  it('normalises accept paths', () => {
+    expect(config.services[0]?.accept.map((a) => a.path)).toEqual(['/a', '/b']);
+    expect(config.services[0]?.subprotocols).toEqual(['v12.stomp']);
+  });
+
+  it('is deeply frozen', () => {
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.services)).toBe(true);
+    expect(Object.isFrozen(config.limits)).toBe(true);
+    const svc = config.services[0];
+    expect(svc).toBeDefined();
+    if (!svc) return;
+    for (const part of [svc, svc.limits, svc.accept, svc.accept[0], svc.subprotocols, svc.properties]) expect(Object.isFrozen(part)).toBe(true);
+    expect(() => {
+      (svc.limits as { maxMessageBytes: number }).maxMessageBytes = 1;
+    }).toThrow(TypeError);
+    expect(() => {
+      (config.services as unknown as unknown[]).push({});
+    }).toThrow(TypeError);
+    expect(svc.limits.maxMessageBytes).toBe(4096);
+  });
+
+  it('buildConfig takes a plain object as well', () => {
+    const built = buildConfig({ services: [{ name: 'e', type: 'echo', accept: 'ws://127.0.0.1:0/e' }] }, opts());
+    expect(built.source).toBe('gangway.yaml');
+    expect(built.services[0]?.accept[0]).toMatchObject({ scheme: 'ws', host: '127.0.0.1', port: 0, path: '/e' });
+  });
+});
+
+describe('fixtures', () => {
+  it('loads valid.yaml, resolving relative paths against its folder', () => {
+    const config = loadConfigFile(join(FIXTURES, 'valid.yaml'), SERVICE_TYPES, {});
+    expect(config.services.map((s) => `${s.name}:${s.type}`)).toEqual(['management:management', 'files:directory', 'echo:echo', 'tcp:proxy']);
+    expect(config.services[1]?.properties).toMatchObject({ root: FIXTURES });
+  });
+
+  it.each([
+    ['bad-yaml.yaml', /^bad-yaml\.yaml:\d+:\d+: YAML: /],
+    ['unknown-key.yaml', /^unknown-key\.yaml:4:12: services\[0\]\.acept: unknown key$/m],
+    ['wrong-type.yaml', /^wrong-type\.yaml:6:24: services\[0\]\.limits\.maxMessageBytes: expected number, got "big"$/],
+    ['bad-uri.yaml', /^bad-uri\.yaml:11:14: services\[2\]\.connect: expected a tcp:\/\/ or tls:\/\/ URI, got "htp:\/\/x"$/],
+    ['missing-env.yaml', /^missing-env\.yaml:5:14: services\[0\]\.connect: environment variable GANGWAY_TEST_BACKEND_HOST is not set$/],
+    ['unknown-type.yaml', /^unknown-type\.yaml:3:11: services\[0\]\.type: expected one of echo, directory, management, proxy, got "ecko"$/],
+    ['duplicate-mount.yaml', /^duplicate-mount\.yaml:7:13: services\[1\]\.accept: 127\.0\.0\.1:8000\/echo is already taken by service "first"$/],
+    ['small-buffer.yaml', /^small-buffer\.yaml:7:25: services\[0\]\.limits\.maxBufferedBytes: must be at least 131072 \(two socket reads\), got number 1000$/],
+  ])('refuses %s', (file, expected) => {
+    const err = problemsOf(() => loadConfigFile(join(FIXTURES, file), SERVICE_TYPES, {}));
+    expect(err.message.split(`${FIXTURES}/`).join('')).toMatch(expected);
+  });
+});

@@ -1,0 +1,224 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import type net from 'node:net';
+import type { WebSocket } from 'ws';
+import {
+  Resources,
+  closed,
+  closedPort,
+  nextMessage,
+  onlySession,
+  openClient,
+  service,
+  socketClosed,
+  startGateway,
+  tcpEchoServer,
+  tcpServer,
+  toBuffer,
+  waitFor,
+  type Message,
+} from '../support/gateway';
+
+const res = new Resources();
+afterEach(() => res.closeAll());
+
+/** Collects messages until `bytes` bytes have arrived. */
+function collect(ws: WebSocket, bytes: number): Promise<Message[]> {
+  return new Promise((resolve, reject) => {
+    const got: Message[] = [];
+    let n = 0;
+    const onMessage = (data: Buffer, isBinary: boolean): void => {
+      got.push({ data: toBuffer(data), isBinary });
+      n += data.length;
+      if (n >= bytes) {
+        ws.off('message', onMessage);
+        ws.off('close', onClose);
+        resolve(got);
+      }
+    };
+    const onClose = (code: number): void => reject(new Error(`closed with ${code} after ${n} of ${bytes} bytes`));
+    ws.on('message', onMessage);
+    ws.once('close', onClose);
+  });
+}
+
+function proxy(connect: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return service('tcp', 'proxy', '/tcp', { connect, ...extra });
+}
+
+describe('proxy to a TCP back end', () => {
+  it('carries text and binary both ways, the back end talking first', async () => {
+    const received: Buffer[] = [];
+    const backend = await tcpServer(res, (socket) => {
+      socket.write('greeting');
+      socket.on('data', (chunk: Buffer) => {
+        received.push(chunk);
+        socket.write(chunk);
+      });
+    });
+    const gw = await startGateway(res, { services: [proxy(`tcp://127.0.0.1:${backend.port}`)] });
+    const ws = await openClient(res, gw.ws('/tcp'));
+
+    // Before the client has sent anything, "mirror" delivers binary messages.
+    const greeting = await collect(ws, 'greeting'.length);
+    expect(Buffer.concat(greeting.map((m) => m.data)).toString()).toBe('greeting');
+    expect(greeting.every((m) => m.isBinary)).toBe(true);
+
+    const text = 'zwölf Boxkämpfer jagen Viktor ✓';
+    const textBack = collect(ws, Buffer.byteLength(text));
+    ws.send(text);
+    const t = await textBack;
+    expect(Buffer.concat(t.map((m) => m.data)).toString('utf8')).toBe(text);
+    expect(t.every((m) => !m.isBinary)).toBe(true);
+
+    const bytes = Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 7) % 256));
+    const binaryBack = collect(ws, bytes.length);
+    ws.send(bytes, { binary: true });
+    const b = await binaryBack;
+    expect(Buffer.concat(b.map((m) => m.data)).equals(bytes)).toBe(true);
+    expect(b.every((m) => m.isBinary)).toBe(true);
+
+    expect(Buffer.concat(received).equals(Buffer.concat([Buffer.from(text), bytes]))).toBe(true);
+  });
+
+  it('with messageType text, holds back a character split across reads and refuses bytes that are not UTF-8', async () => {
+    const backend = await tcpServer(res);
+    const gw = await startGateway(res, { services: [proxy(`tcp://127.0.0.1:${backend.port}`, { properties: { messageType: 'text' } })] });
+    const ws = await openClient(res, gw.ws('/tcp'));
+    const socket = await backend.nextSocket();
+
+    const euro = Buffer.from('€', 'utf8');
+    const first = nextMessage(ws);
+    socket.write(Buffer.concat([Buffer.from('a'), euro.subarray(0, 1)]));
+    const m1 = await first;
+    expect(m1).toEqual({ data: Buffer.from('a'), isBinary: false });
+    const second = nextMessage(ws);
+    socket.write(euro.subarray(1));
+    const m2 = await second;
+    expect(m2.isBinary).toBe(false);
+    expect(m2.data.toString('utf8')).toBe('€');
+
+    socket.write(Buffer.from([0x41, 0xff, 0x42]));
+    expect(await closed(ws)).toEqual({ code: 1011, reason: 'back end sent bytes that are not UTF-8 for a text message' });
+    await socketClosed(socket);
+  });
+
+  it('closes with 1011 naming the refusal when nothing listens', async () => {
+    const port = await closedPort();
+    const gw = await startGateway(res, { services: [proxy(`tcp://127.0.0.1:${port}`)] });
+    const ws = await openClient(res, gw.ws('/tcp'));
+    const { code, reason } = await closed(ws);
+    expect(code).toBe(1011);
+    expect(reason).toBe(`back end tcp://127.0.0.1:${port} refused: ECONNREFUSED`);
+    expect(gw.gateway.metrics.service('tcp').errors.get('GW_ERR_BACKEND_REFUSED')).toBe(1);
+  });
+
+  it('closes with 1014 when the back end does not complete the connection within connectTimeoutMs', async () => {
+    // A plain TCP server that never answers a TLS ClientHello: the handshake waits forever.
+    const silent = await tcpServer(res);
+    const gw = await startGateway(res, { services: [proxy(`tls://127.0.0.1:${silent.port}`, { limits: { connectTimeoutMs: 300 } })] });
+    const ws = await openClient(res, gw.ws('/tcp'));
+    const socket = await silent.nextSocket();
+    expect(await closed(ws)).toEqual({ code: 1014, reason: `back end tls://127.0.0.1:${silent.port} did not answer within 300 ms` });
+    await socketClosed(socket);
+    expect(gw.gateway.metrics.service('tcp').errors.get('GW_ERR_BACKEND_TIMEOUT')).toBe(1);
+  });
+
+  it('closes with 1000 when the back end closes, after delivering what it sent', async () => {
+    const backend = await tcpServer(res, (socket) => socket.end('last words'));
+    const gw = await startGateway(res, { services: [proxy(`tcp://127.0.0.1:${backend.port}`)] });
+    const ws = await openClient(res, gw.ws('/tcp'));
+    const words = await collect(ws, 'last words'.length);
+    expect(Buffer.concat(words.map((m) => m.data)).toString()).toBe('last words');
+    expect(await closed(ws)).toEqual({ code: 1000, reason: 'back end closed the connection' });
+  });
+
+  it('closes with 1001 "Gangway shutting down" on stop and ends the back-end connection', async () => {
+    const backend = await tcpEchoServer(res);
+    const gw = await startGateway(res, { services: [proxy(`tcp://127.0.0.1:${backend.port}`)] });
+    const ws = await openClient(res, gw.ws('/tcp'));
+    const socket = await backend.nextSocket();
+    const ended = new Promise<void>((resolve) => socket.once('end', () => resolve()));
+    await gw.gateway.stop();
+    expect(await closed(ws)).toEqual({ code: 1001, reason: 'Gangway shutting down' });
+    await ended;
+    expect([...gw.gateway.sessions()]).toHaveLength(0);
+  });
+
+  it('closes the back-end socket when the client vanishes mid-transfer', async () => {
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    const backend = await tcpServer(res, (socket) => {
+      const pump = (): void => {
+        while (!socket.destroyed && socket.write(chunk));
+      };
+      socket.on('drain', pump);
+      pump();
+    });
+    const gw = await startGateway(res, { services: [proxy(`tcp://127.0.0.1:${backend.port}`)] });
+    const ws = await openClient(res, gw.ws('/tcp'));
+    const socket = await backend.nextSocket();
+    await collect(ws, 256 * 1024);
+    ws.terminate();
+    await socketClosed(socket);
+    await waitFor(() => [...gw.gateway.sessions()].length === 0, 5000, 'no sessions');
+    expect(gw.gateway.metrics.service('tcp').sessionsCurrent).toBe(0);
+  });
+});
+
+describe('proxy to a TLS back end', () => {
+  let dir: string;
+  let cert: Buffer;
+  let key: Buffer;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'gangway-tls-'));
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+        '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
+      { stdio: 'ignore' },
+    );
+    cert = readFileSync(join(dir, 'cert.pem'));
+    key = readFileSync(join(dir, 'key.pem'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function tlsEchoServer(): Promise<number> {
+    const sockets: net.Socket[] = [];
+    const server = tls.createServer({ cert, key }, (socket) => {
+      sockets.push(socket);
+      socket.on('error', () => socket.destroy());
+      socket.pipe(socket);
+    });
+    server.on('tlsClientError', () => undefined);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    res.add(() => new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    }));
+    return (server.address() as net.AddressInfo).port;
+  }
+
+  it('refuses a self-signed certificate without caFile: 1011 with the TLS error code', async () => {
+    const port = await tlsEchoServer();
+    const gw = await startGateway(res, { services: [proxy(`tls://127.0.0.1:${port}`)] });
+    const ws = await openClient(res, gw.ws('/tcp'));
+    expect(await closed(ws)).toEqual({ code: 1011, reason: `TLS with back end tls://127.0.0.1:${port} failed: DEPTH_ZERO_SELF_SIGNED_CERT` });
+    expect(gw.gateway.metrics.service('tcp').errors.get('GW_ERR_BACKEND_TLS')).toBe(1);
+  });
+
+  it('trusts the certificate given as caFile and carries data', async () => {
+    const port = await tlsEchoServer();
+    const gw = await startGateway(res, { services: [proxy(`tls://127.0.0.1:${port}`, { properties: { tls: { caFile: join(dir, 'cert.pem') } } })] });
+    const ws = await openClient(res, gw.ws('/tcp'));
+    const back = collect(ws, 5);
+    ws.send(Buffer.from('hello'), { binary: true });
+    const got = await back;
+    expect(Buffer.concat(got.map((m) => m.data)).toString()).toBe('hello');
+    const session = await onlySession(gw.gateway);
+    expect(session.errorCode).toBeUndefined();
+  });
+});
