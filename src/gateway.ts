@@ -253,7 +253,10 @@ export class Gateway implements GatewayView {
       session.awaitingPong = false;
     });
     ws.on('error', (err: Error & { code?: string }) => {
-      session.fail(err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? GATEWAY_ERRORS.MESSAGE_TOO_LARGE : GATEWAY_ERRORS.WEBSOCKET_PROTOCOL);
+      // ws has already answered with a close frame: 1009 for size, 1007 for UTF-8, 1002 otherwise.
+      const tooLarge = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
+      session.closeSent ??= tooLarge ? 1009 : err.code === 'WS_ERR_INVALID_UTF8' ? 1007 : 1002;
+      session.fail(tooLarge ? GATEWAY_ERRORS.MESSAGE_TOO_LARGE : GATEWAY_ERRORS.WEBSOCKET_PROTOCOL);
       this.log.debug({ session: session.id, err: err.message }, 'websocket error');
     });
     ws.on('close', (code: number, reasonBuf: Buffer) => {
@@ -273,8 +276,8 @@ export class Gateway implements GatewayView {
           bytesOut: session.bytesOut,
           messagesIn: session.messagesIn,
           messagesOut: session.messagesOut,
-          closeCode: code,
-          reason: reason || undefined,
+          closeCode: session.closeSent ?? code,
+          reason: reason || session.closeReasonSent || undefined,
           error: session.errorCode,
         },
         'session close',

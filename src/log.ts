@@ -23,13 +23,9 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
   );
 }
 
-/** A URI as it may be logged: user info replaced, query dropped (it may carry tokens). */
+/** A URI as it may be logged: user info replaced by `***`, query and fragment dropped (they may carry tokens). */
 export function redactUri(uri: URL | string): string {
-  const url = typeof uri === 'string' ? new URL(uri) : new URL(uri.href);
-  if (url.username || url.password) {
-    url.username = '[redacted]';
-    url.password = '';
-  }
-  url.search = '';
-  return url.href;
+  const url = typeof uri === 'string' ? new URL(uri) : uri;
+  const auth = url.username || url.password ? '***@' : '';
+  return `${url.protocol}//${auth}${url.host}${url.pathname}`;
 }

@@ -69,6 +69,9 @@ export class Session {
   awaitingPong = false;
   nextPingAt: number;
   closed = false;
+  /** The close code and reason Gangway sent, when it was Gangway that closed. */
+  closeSent: number | undefined;
+  closeReasonSent: string | undefined;
   /** The catalogue code of the error that ended the session, if any. */
   errorCode: string | undefined;
   private readonly toClient: Valve;
@@ -128,7 +131,9 @@ export class Session {
   /** Ends the session with a close code; `error` names the catalogue entry when it is an error. */
   close(code: number, reason: string, error?: GatewayErrorSpec | string): void {
     if (error !== undefined) this.fail(error);
-    if (this.closed) return;
+    if (this.closed || this.closeSent !== undefined) return;
+    this.closeSent = code;
+    this.closeReasonSent = reason;
     if (code === 1006) this.ws.terminate();
     else this.ws.close(code, reason);
   }

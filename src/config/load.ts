@@ -81,7 +81,14 @@ function substituteEnv(value: unknown, env: Env, path: PathSegment[], problems: 
       problems.push({ path: formatPath(path), message: `environment variable ${name} is not set` });
       return '';
     });
-    if (substituted) secretPaths.add(formatPath(path));
+    if (substituted) {
+      secretPaths.add(formatPath(path));
+      // A value that is one reference alone takes the type its text has: `${PORT}` can be a number.
+      if (/^\$\{[^}]+\}$/.test(value)) {
+        if (/^-?\d+(\.\d+)?$/.test(out)) return Number(out);
+        if (out === 'true' || out === 'false') return out === 'true';
+      }
+    }
     return out;
   }
   if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, [...path, i], problems, secretPaths));

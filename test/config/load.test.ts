@@ -192,6 +192,24 @@ describe('environment substitution', () => {
     expect(config.services[0]?.accept[0]?.host).toBe('127.0.0.1');
   });
 
+  it('gives a value that is one reference alone the type of its text', () => {
+    const text = yaml(
+      'services:',
+      '  - name: a',
+      '    type: echo',
+      '    accept: ws://127.0.0.1:${PORT}/a',
+      '    limits:',
+      '      maxMessageBytes: ${SIZE}',
+      '      idleTimeoutMs: ${IDLE:-0}',
+    );
+    const config = loadConfigText(text, opts({ PORT: '8001', SIZE: '4096' }));
+    expect(config.services[0]?.accept[0]?.port).toBe(8001);
+    expect(config.services[0]?.limits.maxMessageBytes).toBe(4096);
+    expect(config.services[0]?.limits.idleTimeoutMs).toBe(0);
+    const err = problemsOf(() => loadConfigText(text, opts({ PORT: '8001', SIZE: 'big' })));
+    expect(err.problems).toEqual([expect.objectContaining({ path: 'services[0].limits.maxMessageBytes', message: 'expected number, got a value from the environment' })]);
+  });
+
   it('names a missing variable and the key that uses it', () => {
     const err = problemsOf(() => loadConfigText(text, opts({ BACKEND: 'tcp://b:2' })));
     expect(err.message).toBe('gangway.yaml:6:13: services[0].accept: environment variable PORT is not set');

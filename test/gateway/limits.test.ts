@@ -16,7 +16,7 @@ describe('session limits', () => {
     // ws closes at once when the frame header announces the size; the close frame carries no reason.
     expect(reason).toBe('');
     await waitFor(() => gw.log.events('session.close').length === 1, 5000, 'the session.close line');
-    expect(gw.log.events('session.close')[0]).toMatchObject({ error: 'GW_ERR_MESSAGE_TOO_LARGE' });
+    expect(gw.log.events('session.close')[0]).toMatchObject({ error: 'GW_ERR_MESSAGE_TOO_LARGE', closeCode: 1009 });
     expect(gw.gateway.metrics.service('echo').errors.get('GW_ERR_MESSAGE_TOO_LARGE')).toBe(1);
   });
 

@@ -88,6 +88,7 @@ describe('session logs', () => {
     // The lines that mention the back end were written (so the check below looked at them).
     expect(gw.log.records().some((r) => typeof r.reason === 'string' && r.reason.includes(`127.0.0.1:${port}`))).toBe(true);
     expect(everything).not.toContain('secretpass');
+    expect(everything).toContain('tcp://***@127.0.0.1:');
     expect(everything).not.toContain('user:');
   });
 });
