@@ -4,6 +4,8 @@ import { WireError, type Codec, type ProtocolModule } from '../../validators/typ
 export interface Corpus {
   readonly toServer: readonly Buffer[];
   readonly toClient: readonly Buffer[];
+  /** Most bytes a codec may hold, where that is not simply the largest of its limits. */
+  readonly maxBuffered?: number;
 }
 
 export interface FuzzFailure {
@@ -92,8 +94,8 @@ export function mutate(input: Buffer, other: Buffer, rand: () => number): Buffer
   }
 }
 
-/** The largest limit a module declares: no codec may ever hold more than that. */
-function bufferBound(module: ProtocolModule): number {
+/** The largest limit a module declares: by default no codec may ever hold more than that. */
+function largestLimit(module: ProtocolModule): number {
   const values = Object.values(module.defaultLimits).filter((v): v is number => typeof v === 'number');
   return Math.max(...values);
 }
@@ -122,7 +124,7 @@ function feed(codec: Codec, input: Buffer, rand: () => number, bound: number): {
 /** Mutates corpus streams `iterations` times and feeds each to a fresh codec pair. */
 export function fuzz(module: ProtocolModule, corpus: Corpus, iterations: number, seed: number): FuzzReport {
   const rand = prng(seed);
-  const bound = bufferBound(module);
+  const bound = corpus.maxBuffered ?? largestLimit(module);
   const rejected = new Map<string, number>();
   const failures: FuzzFailure[] = [];
   let accepted = 0;

@@ -26,7 +26,10 @@ for (const [name, module] of PROTOCOLS) {
   process.stdout.write(
     `${name.padEnd(9)} ${String(r.iterations).padEnd(10)} ${String(r.accepted).padEnd(9)} ${String(rejected).padEnd(9)} ${String(r.frames).padEnd(11)} ${String(r.maxBuffered).padEnd(13)} ${r.slowestMs.toFixed(1).padEnd(11)} ${r.failures.length}\n`,
   );
-  for (const f of r.failures.slice(0, 5)) process.stdout.write(`  ${f.direction}: ${f.problem}\n    input ${f.input}\n`);
+  for (const f of r.failures.slice(0, 5)) {
+    const shown = f.input.length > 200 ? `${f.input.slice(0, 200)}... (${f.input.length} base64 characters)` : f.input;
+    process.stdout.write(`  ${f.direction}: ${f.problem}\n    input ${shown}\n`);
+  }
   failed += r.failures.length;
 }
 process.exit(failed ? 1 : 0);
