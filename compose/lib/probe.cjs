@@ -1,0 +1,268 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * Protocol-level readiness probes for the test back ends. Node built-ins only, so it runs
+ * before `npm ci`. Each probe logs in (or does the protocol's first exchange) the way a
+ * client would, and succeeds only on the expected reply:
+ *
+ *   openwire HOST PORT                 (connect)         -> the broker's WireFormatInfo
+ *   stomp HOST PORT LOGIN PASSCODE     CONNECT           -> CONNECTED
+ *   amqp HOST PORT USER PASSWORD       AMQP 0-9-1 header -> Connection.Start, PLAIN Start-Ok -> Tune
+ *   ws HOST PORT PATH PROTOCOL         HTTP Upgrade      -> 101 Switching Protocols
+ *   xmpp HOST PORT DOMAIN CAFILE       stream header     -> STARTTLS, certificate verified for DOMAIN
+ *   irc HOST PORT                      NICK/USER         -> 001 RPL_WELCOME
+ *   ircs HOST PORT CAFILE              same over TLS, verifying the server certificate
+ *   redis HOST PORT                    PING              -> +PONG
+ *
+ * Usage: probe.cjs [--wait SECONDS] KIND ARGS...
+ * Without --wait one attempt is made; with it, attempts repeat until one succeeds or the
+ * time is up. Exit 0 on success; otherwise exit 1 and print the last failure on stderr.
+ */
+const net = require('node:net');
+const tls = require('node:tls');
+const fs = require('node:fs');
+
+const ATTEMPT_TIMEOUT_MS = 3000;
+/** Thrown by a check that took the socket over: exchange() stops without destroying it. */
+const HANDED_OVER = new Error('socket handed over');
+const RETRY_DELAY_MS = 250;
+
+/**
+ * Opens a connection, writes `greeting`, feeds every received chunk to `check` (which returns
+ * true when done, or throws), and resolves or rejects accordingly.
+ */
+function exchange({ host, port, secure, ca, servername }, onConnect, check) {
+  return new Promise((resolve, reject) => {
+    let received = Buffer.alloc(0);
+    let settled = false;
+    const options = { host, port: Number(port) };
+    const socket = secure
+      ? tls.connect({ ...options, ca: fs.readFileSync(ca), servername })
+      : net.connect(options);
+    const finish = (error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (error !== HANDED_OVER) socket.destroy();
+      if (error) reject(error);
+      else resolve();
+    };
+    const timer = setTimeout(
+      () => finish(new Error(`no expected reply within ${ATTEMPT_TIMEOUT_MS} ms; got ${JSON.stringify(received.toString('latin1').slice(0, 300))}`)),
+      ATTEMPT_TIMEOUT_MS,
+    );
+    socket.once(secure ? 'secureConnect' : 'connect', () => {
+      try {
+        onConnect(socket);
+      } catch (error) {
+        finish(error);
+      }
+    });
+    socket.on('data', (chunk) => {
+      received = Buffer.concat([received, chunk]);
+      try {
+        if (check(received, socket)) finish();
+      } catch (error) {
+        finish(error);
+      }
+    });
+    socket.on('error', (error) => finish(error));
+    socket.on('close', () => finish(new Error(`connection closed; got ${JSON.stringify(received.toString('latin1').slice(0, 300))}`)));
+  });
+}
+
+/** ActiveMQ OpenWire: the broker speaks first with a WireFormatInfo command ("ActiveMQ" magic). */
+function openwire(host, port) {
+  return exchange({ host, port }, () => undefined, (buf) => buf.includes(Buffer.from('ActiveMQ', 'latin1')));
+}
+
+function stomp(host, port, login, passcode) {
+  const frame = `CONNECT\naccept-version:1.2\nhost:/\nlogin:${login}\npasscode:${passcode}\nheart-beat:0,0\n\n\0`;
+  return exchange({ host, port }, (s) => s.write(frame), (buf) => {
+    const text = buf.toString('utf8');
+    if (!text.includes('\0')) return false;
+    if (text.startsWith('CONNECTED')) return true;
+    throw new Error(`STOMP CONNECT refused: ${JSON.stringify(text.slice(0, 300))}`);
+  });
+}
+
+/** AMQP 0-9-1 (https://www.rabbitmq.com/resources/specs/amqp0-9-1.pdf §4.2): one method frame. */
+function amqpMethodFrame(classId, methodId, args) {
+  const payload = Buffer.concat([Buffer.from([classId >> 8, classId & 255, methodId >> 8, methodId & 255]), args]);
+  const header = Buffer.alloc(7);
+  header.writeUInt8(1, 0);
+  header.writeUInt16BE(0, 1);
+  header.writeUInt32BE(payload.length, 3);
+  return Buffer.concat([header, payload, Buffer.from([0xce])]);
+}
+
+function shortstr(text) {
+  const bytes = Buffer.from(text, 'utf8');
+  return Buffer.concat([Buffer.from([bytes.length]), bytes]);
+}
+
+function longstr(bytes) {
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(bytes.length, 0);
+  return Buffer.concat([length, bytes]);
+}
+
+function amqp(host, port, user, password) {
+  let sentStartOk = false;
+  return exchange({ host, port }, (s) => s.write(Buffer.from('AMQP\x00\x00\x09\x01', 'latin1')), (buf, socket) => {
+    let offset = 0;
+    while (buf.length - offset >= 7) {
+      const size = buf.readUInt32BE(offset + 3);
+      if (buf.length - offset < 8 + size) return false;
+      const type = buf.readUInt8(offset);
+      if (type !== 1) throw new Error(`unexpected AMQP frame type ${type}`);
+      const classId = buf.readUInt16BE(offset + 7);
+      const methodId = buf.readUInt16BE(offset + 9);
+      offset += 8 + size;
+      if (classId === 10 && methodId === 10 && !sentStartOk) {
+        // Connection.Start -> Connection.Start-Ok (empty client properties, PLAIN, en_US).
+        sentStartOk = true;
+        const response = Buffer.from(`\0${user}\0${password}`, 'utf8');
+        socket.write(amqpMethodFrame(10, 11, Buffer.concat([Buffer.alloc(4), shortstr('PLAIN'), longstr(response), shortstr('en_US')])));
+      } else if (classId === 10 && methodId === 30) {
+        return true; // Connection.Tune: the login was accepted.
+      } else if (classId === 10 && methodId === 50) {
+        throw new Error('AMQP Connection.Close: login refused');
+      }
+    }
+    if (buf.length >= 4 && buf.toString('latin1', 0, 4) === 'AMQP') {
+      throw new Error('AMQP protocol version refused by the server');
+    }
+    return false;
+  });
+}
+
+function ws(host, port, path, protocol) {
+  const request = [
+    `GET ${path} HTTP/1.1`,
+    `Host: ${host}:${port}`,
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    'Sec-WebSocket-Version: 13',
+    `Sec-WebSocket-Key: ${Buffer.from('gangway-probe-16').toString('base64')}`,
+    `Sec-WebSocket-Protocol: ${protocol}`,
+    '',
+    '',
+  ].join('\r\n');
+  return exchange({ host, port }, (s) => s.write(request), (buf) => {
+    const text = buf.toString('latin1');
+    if (!text.includes('\r\n')) return false;
+    if (/^HTTP\/1\.1 101 /.test(text)) return true;
+    throw new Error(`WebSocket upgrade refused: ${JSON.stringify(text.split('\r\n')[0])}`);
+  });
+}
+
+/**
+ * RFC 6120 §5.4: stream features must offer STARTTLS; after <proceed/> the TLS handshake must
+ * verify the server certificate against the test CA for the XMPP domain.
+ */
+function xmpp(host, port, domain, ca) {
+  const header = `<?xml version='1.0'?><stream:stream to='${domain}' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>`;
+  let asked = false;
+  return new Promise((resolve, reject) => {
+    exchange({ host, port }, (s) => s.write(header), (buf, socket) => {
+      const text = buf.toString('utf8');
+      if (text.includes('<stream:error')) throw new Error(`XMPP stream error: ${JSON.stringify(text.slice(0, 300))}`);
+      if (!asked) {
+        if (!text.includes('</stream:features>')) return false;
+        if (!text.includes('urn:ietf:params:xml:ns:xmpp-tls')) throw new Error('XMPP stream features offer no STARTTLS');
+        asked = true;
+        socket.write("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+        return false;
+      }
+      if (text.includes('<failure')) throw new Error('XMPP STARTTLS refused');
+      if (!text.includes('<proceed')) return false;
+      // Hand the socket over to TLS before exchange() destroys it.
+      socket.removeAllListeners('data');
+      socket.removeAllListeners('close');
+      socket.removeAllListeners('error');
+      const secure = tls.connect({ socket, ca: fs.readFileSync(ca), servername: domain });
+      const timer = setTimeout(() => {
+        secure.destroy();
+        reject(new Error(`no TLS handshake within ${ATTEMPT_TIMEOUT_MS} ms`));
+      }, ATTEMPT_TIMEOUT_MS);
+      secure.once('secureConnect', () => {
+        clearTimeout(timer);
+        secure.destroy();
+        resolve();
+      });
+      secure.once('error', (error) => {
+        clearTimeout(timer);
+        secure.destroy();
+        reject(new Error(`XMPP STARTTLS: ${error.message}`));
+      });
+      throw HANDED_OVER;
+    }).catch((error) => {
+      if (error !== HANDED_OVER) reject(error);
+    });
+  });
+}
+
+function irc(host, port, secure, ca) {
+  const nick = `probe${process.pid % 100000}`;
+  return exchange({ host, port, secure, ca, servername: 'localhost' }, (s) => s.write(`NICK ${nick}\r\nUSER ${nick} 0 * :Gangway probe\r\n`), (buf, socket) => {
+    const text = buf.toString('utf8');
+    if (/^ERROR /m.test(text)) throw new Error(`IRC error: ${JSON.stringify(text.slice(0, 300))}`);
+    if (/^:\S+ 001 /m.test(text)) {
+      socket.write('QUIT :probe done\r\n');
+      return true;
+    }
+    return false;
+  });
+}
+
+function redis(host, port) {
+  return exchange({ host, port }, (s) => s.write('PING\r\n'), (buf) => {
+    const text = buf.toString('latin1');
+    if (!text.includes('\r\n')) return false;
+    if (text.startsWith('+PONG\r\n')) return true;
+    throw new Error(`Redis PING answered ${JSON.stringify(text.trim())}`);
+  });
+}
+
+const PROBES = {
+  openwire: { args: 2, run: (a) => openwire(a[0], a[1]) },
+  stomp: { args: 4, run: (a) => stomp(a[0], a[1], a[2], a[3]) },
+  amqp: { args: 4, run: (a) => amqp(a[0], a[1], a[2], a[3]) },
+  ws: { args: 4, run: (a) => ws(a[0], a[1], a[2], a[3]) },
+  xmpp: { args: 4, run: (a) => xmpp(a[0], a[1], a[2], a[3]) },
+  irc: { args: 2, run: (a) => irc(a[0], a[1], false) },
+  ircs: { args: 3, run: (a) => irc(a[0], a[1], true, a[2]) },
+  redis: { args: 2, run: (a) => redis(a[0], a[1]) },
+};
+
+async function main(argv) {
+  let waitSeconds = 0;
+  if (argv[0] === '--wait') {
+    waitSeconds = Number(argv[1]);
+    argv = argv.slice(2);
+  }
+  const [kind, ...args] = argv;
+  const probe = PROBES[kind];
+  if (!probe || args.length !== probe.args || !Number.isFinite(waitSeconds)) {
+    process.stderr.write(`usage: probe.cjs [--wait SECONDS] {${Object.keys(PROBES).join('|')}} ARGS...\n`);
+    return 2;
+  }
+  const deadline = Date.now() + waitSeconds * 1000;
+  for (;;) {
+    try {
+      await probe.run(args);
+      return 0;
+    } catch (error) {
+      if (Date.now() + RETRY_DELAY_MS >= deadline) {
+        process.stderr.write(`${kind} ${args[0]}:${args[1]}: ${error instanceof Error ? error.message : String(error)}\n`);
+        return 1;
+      }
+      await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
+    }
+  }
+}
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});
