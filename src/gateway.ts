@@ -9,7 +9,8 @@ import type { GatewayConfig } from './config/load';
 import type { AcceptUri } from './config/schema';
 import { GATEWAY_ERRORS, type GatewayErrorSpec } from './errors';
 import { Metrics, type ServiceMetrics } from './metrics';
-import { Session } from './session';
+import { TrustedProxies, clientAddress } from './forwarded';
+import { Session, type Endpoints } from './session';
 import { SERVICE_TYPES } from './services';
 import { sendText } from './services/http';
 import type { GatewayView, Service, ServiceType } from './services/types';
@@ -77,12 +78,14 @@ export class Gateway implements GatewayView {
   private sweepTimer: NodeJS.Timeout | undefined;
   private started = false;
   private stopping = false;
+  private readonly trusted: TrustedProxies;
 
   constructor(
     readonly config: GatewayConfig,
     readonly log: Logger,
     types: ReadonlyMap<string, ServiceType> = SERVICE_TYPES,
   ) {
+    this.trusted = new TrustedProxies(config.trustedProxies);
     for (const svc of config.services) {
       const type = types.get(svc.type);
       if (!type) throw new Error(`service type ${svc.type} is not registered`);
@@ -193,7 +196,7 @@ export class Gateway implements GatewayView {
       refuse(GATEWAY_ERRORS.TOO_MANY_CONNECTIONS, 'Gangway is shutting down', { 'Retry-After': '5' });
       return;
     }
-    const remote = req.socket.remoteAddress ?? 'unknown';
+    const remote = clientAddress(req.socket.remoteAddress ?? 'unknown', req.headers, this.trusted);
     if (!this.takeToken(state, remote)) {
       refuse(GATEWAY_ERRORS.RATE_LIMITED, `too many new connections from ${remote}: limit ${svc.limits.connectionsPerSecondPerIp}/s`, { 'Retry-After': '1' });
       return;
@@ -221,7 +224,8 @@ export class Gateway implements GatewayView {
       refuse(GATEWAY_ERRORS.BAD_UPGRADE, 'malformed upgrade: invalid Sec-WebSocket-Key or Sec-WebSocket-Version');
       return;
     }
-    state.wss.handleUpgrade(req, socket, head, (ws) => this.openSession(state, ws, remote));
+    const endpoints = { remotePort: req.socket.remotePort ?? 0, localAddress: req.socket.localAddress ?? '', localPort: req.socket.localPort ?? 0 };
+    state.wss.handleUpgrade(req, socket, head, (ws) => this.openSession(state, ws, remote, endpoints));
   }
 
   /**
@@ -241,9 +245,9 @@ export class Gateway implements GatewayView {
     return true;
   }
 
-  private openSession(state: ServiceState, ws: WebSocket, remote: string): void {
+  private openSession(state: ServiceState, ws: WebSocket, remote: string, endpoints: Endpoints): void {
     const svc = state.service.config;
-    const session = new Session(ws, svc.name, remote, svc.limits, state.metrics, this.log);
+    const session = new Session(ws, svc.name, remote, svc.limits, state.metrics, this.log, endpoints);
     state.sessions.add(session);
     this.sessionSet.add(session);
     state.metrics.sessionsCurrent++;

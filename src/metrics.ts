@@ -13,6 +13,8 @@ export class ServiceMetrics {
   messagesIn = 0;
   messagesOut = 0;
   readonly errors = new Map<string, number>();
+  /** Validated frames by direction and kind (`toServer SEND`), for protocol-aware services. */
+  readonly frames = new Map<string, number>();
 
   constructor(
     readonly service: string,
@@ -21,6 +23,12 @@ export class ServiceMetrics {
 
   error(code: string): void {
     this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
+  }
+
+  /** Counts validated frames of one kind in one direction. */
+  frame(direction: 'toServer' | 'toClient', kind: string, n = 1): void {
+    const key = `${direction} ${kind}`;
+    this.frames.set(key, (this.frames.get(key) ?? 0) + n);
   }
 
   /** Records how long reaching the back end took. */
@@ -95,6 +103,21 @@ export class Metrics {
       collect() {
         this.reset();
         for (const m of all()) for (const [code, n] of m.errors) this.inc({ service: m.service, code }, n);
+      },
+    });
+    new Counter({
+      name: 'gangway_frames_total',
+      help: 'Validated protocol frames by direction ("toServer" from clients, "toClient" from back ends) and kind (command, method, element).',
+      labelNames: ['service', 'direction', 'kind'],
+      registers,
+      collect() {
+        this.reset();
+        for (const m of all()) {
+          for (const [key, n] of m.frames) {
+            const space = key.indexOf(' ');
+            this.inc({ service: m.service, direction: key.slice(0, space), kind: key.slice(space + 1) }, n);
+          }
+        }
       },
     });
     this.connectHistogram = new Histogram({

@@ -12,6 +12,13 @@ export interface Source {
 
 let nextId = 0;
 
+/** The ports and local address of the connection a session arrived on. */
+export interface Endpoints {
+  remotePort: number;
+  localAddress: string;
+  localPort: number;
+}
+
 /**
  * Tracks bytes written toward one receiver and not yet taken by it, and pauses the sender before
  * the session's bound could be passed: at most one socket read arrives after the pause, so the
@@ -81,10 +88,13 @@ export class Session {
   constructor(
     readonly ws: WebSocket,
     readonly service: string,
+    /** The client's address: the socket's peer, or the forwarded address when the peer is a trusted proxy. */
     readonly remoteAddress: string,
     readonly limits: Readonly<SessionLimits>,
     readonly metrics: ServiceMetrics,
     readonly log: Logger,
+    /** The TCP endpoints of the client's connection, as Gangway sees them. */
+    readonly endpoints: Readonly<Endpoints> = { remotePort: 0, localAddress: '', localPort: 0 },
   ) {
     this.nextPingAt = this.startedAt + limits.pingIntervalMs;
     this.peer = ws;

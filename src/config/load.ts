@@ -13,6 +13,8 @@ export interface GatewayConfig {
   readonly log: { readonly level: string };
   readonly limits: Readonly<GatewayLimits>;
   readonly tls?: { readonly cert: string; readonly key: string };
+  /** Reverse proxies whose `Forwarded` / `X-Forwarded-For` is believed (addresses or CIDR ranges). */
+  readonly trustedProxies: readonly string[];
   readonly services: readonly ServiceConfig[];
 }
 
@@ -265,7 +267,7 @@ export function buildConfig(input: unknown, options: BuildOptions, doc?: Documen
       ...(svc.description === undefined ? {} : { description: svc.description }),
       accept,
       ...(connect === undefined ? {} : { connect }),
-      subprotocols: svc.subprotocols ?? [],
+      subprotocols: svc.subprotocols ?? type.defaultSubprotocols ?? [],
       properties: props.success ? resolvePaths(props.data, baseDir) : {},
       limits: { ...sessionDefaults, ...svc.limits },
     });
@@ -278,6 +280,7 @@ export function buildConfig(input: unknown, options: BuildOptions, doc?: Documen
     log: { level: raw.gangway?.log?.level ?? DEFAULT_LOG_LEVEL },
     limits: { ...DEFAULT_GATEWAY_LIMITS, ...raw.gangway?.limits },
     ...(tls ? { tls: { cert: resolve(baseDir, tls.cert), key: resolve(baseDir, tls.key) } } : {}),
+    trustedProxies: raw.gangway?.trustedProxies ?? [],
     services,
   });
 }

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { SOCKET_READ_BYTES } from './defaults';
 
@@ -39,6 +40,15 @@ export function parseAcceptUri(text: string): AcceptUri | string {
   };
 }
 
+function isAddressOrCidr(text: string): boolean {
+  const [addr = '', bits, extra] = text.split('/');
+  const family = isIP(addr);
+  if (family === 0 || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return /^\d+$/.test(bits) && n <= (family === 4 ? 32 : 128);
+}
+
 const byteCount = z.number().int().min(1);
 const millis = z.number().int().min(0);
 
@@ -77,6 +87,11 @@ export const configSchema = z.strictObject({
       limits: z.strictObject({ maxConnections: byteCount, shutdownDrainMs: millis }).partial().optional(),
       /** Certificate and key for wss:// and https:// accept URIs (PEM files). */
       tls: z.strictObject({ cert: z.string(), key: z.string() }).optional(),
+      /**
+       * Addresses or CIDR ranges of reverse proxies in front of Gangway: from these peers the
+       * client's address is taken from `Forwarded` / `X-Forwarded-For`.
+       */
+      trustedProxies: z.array(z.string().refine(isAddressOrCidr, { message: 'expected an IP address or CIDR range' })).optional(),
       /** Session limit defaults for every service of this file (each service may override). */
       sessionLimits: sessionLimitsSchema.partial().optional(),
     })

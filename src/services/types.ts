@@ -67,6 +67,8 @@ export interface ServiceType<P = unknown> {
    * mount, so a management service and a directory can share `/`. Absent: the whole mount (prefix).
    */
   readonly exactPaths?: readonly string[];
+  /** Subprotocols spoken when the service's configuration lists none, in order of preference. */
+  readonly defaultSubprotocols?: readonly string[];
   /** Schema of `properties` (defaults applied by the schema). */
   readonly properties: z.ZodType<P>;
   create(ctx: ServiceContext<P>): Service;
