@@ -6,8 +6,8 @@ const transform = {
 const common = {
   testEnvironment: 'node',
   transform,
-  // @xmpp/* and ltx ship ESM only.
-  transformIgnorePatterns: ['/node_modules/(?!(@xmpp|ltx)/)'],
+  // @xmpp/*, ltx and jose ship ESM only.
+  transformIgnorePatterns: ['/node_modules/(?!(@xmpp|ltx|jose)/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
 };
 module.exports = {

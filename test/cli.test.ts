@@ -1,10 +1,10 @@
 /**
- * The `gangway` command as users run it: a child process of node on the compiled CLI. src/ is
- * compiled (transpiled only; type checking is `npm run typecheck`) into a temporary package folder
+ * The `gangway` command as users run it: a child process of node on the compiled CLI. The runtime
+ * folders (src/, validators/, adapters/, security/) are compiled (transpiled only; type checking is `npm run typecheck`) into a temporary package folder
  * that holds package.json, src/default and a link to node_modules, exactly the layout of dist/.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -32,7 +32,7 @@ function compile(dir: string, out: string): void {
 
 beforeAll(() => {
   pkg = mkdtempSync(join(tmpdir(), 'gangway-cli-'));
-  compile(join(ROOT, 'src'), pkg);
+  for (const folder of ['src', 'validators', 'adapters', 'security']) if (existsSync(join(ROOT, folder))) compile(join(ROOT, folder), pkg);
   cpSync(join(ROOT, 'package.json'), join(pkg, 'package.json'));
   cpSync(join(ROOT, 'src', 'default'), join(pkg, 'src', 'default'), { recursive: true });
   symlinkSync(join(ROOT, 'node_modules'), join(pkg, 'node_modules'), 'dir');
@@ -109,7 +109,7 @@ describe('gangway check', () => {
     ['wrong-type.yaml', /^wrong-type\.yaml:6:24: services\[0\]\.limits\.maxMessageBytes: expected number, got "big"$/],
     ['bad-uri.yaml', /^bad-uri\.yaml:11:14: services\[2\]\.connect: expected a tcp:\/\/ or tls:\/\/ URI, got "htp:\/\/x"$/],
     ['missing-env.yaml', /^missing-env\.yaml:5:14: services\[0\]\.connect: environment variable GANGWAY_TEST_BACKEND_HOST is not set$/],
-    ['unknown-type.yaml', /^unknown-type\.yaml:3:11: services\[0\]\.type: expected one of echo, directory, management, proxy, got "ecko"$/],
+    ['unknown-type.yaml', /^unknown-type\.yaml:3:11: services\[0\]\.type: expected one of echo, directory, management, proxy, stomp.proxy, amqp.proxy, irc.proxy, got "ecko"$/],
     ['duplicate-mount.yaml', /^duplicate-mount\.yaml:7:13: services\[1\]\.accept: 127\.0\.0\.1:8000\/echo is already taken by service "first"$/],
     ['small-buffer.yaml', /^small-buffer\.yaml:7:25: services\[0\]\.limits\.maxBufferedBytes: must be at least 131072/],
   ])('exits 2 for %s naming the key path', async (file, expected) => {
