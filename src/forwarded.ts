@@ -32,7 +32,8 @@ function forwardedChain(headers: IncomingHttpHeaders): string[] {
       const m = element.match(/(?:^|;)\s*for\s*=\s*("[^"]*"|[^;,\s]*)/i);
       if (!m?.[1]) continue;
       let v = m[1].replace(/^"|"$/g, '');
-      if (v.startsWith('[')) v = v.slice(1, v.indexOf(']'));
+      // An unclosed bracket is garbage, not an address (slicing to -1 would invent one).
+      if (v.startsWith('[')) v = v.includes(']') ? v.slice(1, v.indexOf(']')) : v;
       else if (net.isIPv4(v.split(':')[0] ?? '') && v.includes(':')) v = v.split(':')[0] as string;
       out.push(v);
     }

@@ -27,7 +27,7 @@ http_interfaces = { "${BIND_ADDRESS}" }
 https_ports = { ${XMPP_HTTPS_PORT} }
 https_interfaces = { "${BIND_ADDRESS}" }
 
--- STARTTLS is offered on c2s and required before authentication.
+-- STARTTLS is offered on c2s and required before authentication (the test host relaxes this below).
 c2s_require_encryption = true
 s2s_require_encryption = true
 s2s_secure_auth = false
@@ -50,6 +50,10 @@ https_ssl = {
 }
 
 VirtualHost "${XMPP_DOMAIN}"
+  -- STARTTLS stays offered but is not required on this host, so that Gangway's xmpp.proxy can
+  -- reach c2s over plain TCP (tests record the bytes on that link). SASL PLAIN is still offered
+  -- only on encrypted streams (allow_unencrypted_plain_auth stays false); SCRAM-SHA-1 works on both.
+  c2s_require_encryption = false
 
 -- Rooms open at once for their first occupant (no XEP-0045 instant-room configuration step).
 Component "${XMPP_MUC_DOMAIN}" "muc"

@@ -7,10 +7,11 @@ import { wireProxyType } from './wire/factory';
 import { stompProxy } from './wire/stomp';
 import { amqpProxy } from './wire/amqp';
 import { ircProxy } from './wire/irc';
+import { xmppProxy } from './wire/xmpp';
 
 /** Service types by name: a new type is one file in this folder and one line here. */
 export const SERVICE_TYPES: ReadonlyMap<string, ServiceType> = new Map<string, ServiceType>(
-  [echoType, directoryType, managementType, proxyType, wireProxyType(stompProxy), wireProxyType(amqpProxy), wireProxyType(ircProxy)].map((t) => [
+  [echoType, directoryType, managementType, proxyType, wireProxyType(stompProxy), wireProxyType(amqpProxy), wireProxyType(ircProxy), wireProxyType(xmppProxy)].map((t) => [
     t.type,
     t as ServiceType,
   ]),

@@ -52,6 +52,8 @@ export interface Transform {
   clientReply?(err: WireError): readonly Buffer[];
   /** Bytes telling the back end why its stream was refused, sent before Gangway ends the connection. */
   backendReply?(err: WireError): Buffer | null;
+  /** Bytes that end the protocol session cleanly toward the back end after the client's input was refused. */
+  farewell?(): Buffer | null;
 }
 
 /** Close after the back end sent something the client must not see (RFC 6455: bad gateway). */
@@ -134,11 +136,13 @@ export function runPipe(session: Session, ctx: PipeContext, transform: Transform
   };
   const refused = (err: WireError, fromClient: boolean): void => {
     log.info({ session: session.id, code: err.code, direction: err.direction, reason: err.message }, 'input refused');
-    metrics.error(err.code);
+    // Counts the error against the service once (Session.fail records it in the same metrics).
     session.fail(err.code);
     if (fromClient) {
       for (const m of transform.clientReply?.(err) ?? []) session.send(m, !isText(m));
       session.close(err.closeCode, truncateReason(err.message));
+      const farewell = transform.farewell?.();
+      if (farewell && !sock.destroyed) sock.write(farewell);
     } else {
       session.close(BAD_GATEWAY, 'back end sent malformed data');
       const reply = transform.backendReply?.(err);

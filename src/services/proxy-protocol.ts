@@ -23,12 +23,16 @@ function ipv6Bytes(address: string): Buffer {
 /**
  * A PROXY protocol v2 header (haproxy's spec, section 2.2) carrying the client's address and port
  * and the address Gangway accepted it on, so a back end that understands it sees the real client.
- * IPv4 when both ends are IPv4 (IPv4-mapped IPv6 counts), IPv6 otherwise.
+ * IPv4 when both ends are IPv4 (IPv4-mapped IPv6 counts), IPv6 otherwise; UNSPEC when either
+ * is not an IP address.
  */
-export function proxyHeaderV2(session: Session): Buffer {
+export function proxyHeaderV2(session: Pick<Session, 'remoteAddress' | 'endpoints'>): Buffer {
   const unmap = (a: string): string => (a.startsWith('::ffff:') && net.isIPv4(a.slice(7)) ? a.slice(7) : a);
   const src = unmap(session.remoteAddress);
   const dst = unmap(session.endpoints.localAddress);
+  // An address that is not an IP (a peer the socket no longer knows): UNSPEC, no addresses, so
+  // the back end uses the connection's own endpoints (spec section 2.2, "UNSPEC").
+  if (net.isIP(src) === 0 || net.isIP(dst) === 0) return Buffer.concat([SIGNATURE, Buffer.from([0x21, 0x00, 0x00, 0x00])]);
   const v4 = net.isIPv4(src) && net.isIPv4(dst);
   const addrLen = v4 ? 12 : 36;
   const out = Buffer.alloc(16 + addrLen);

@@ -48,7 +48,7 @@ export interface RabbitMqFacts {
 export interface XmppFacts {
   readonly domain: string;
   readonly mucDomain: string;
-  /** Client-to-server port with STARTTLS (required before authentication). */
+  /** Client-to-server port: STARTTLS offered, not required on host localhost (PLAIN only once encrypted). */
   readonly c2sPort: number;
   readonly directTlsPort: number;
   /** HTTP: `/xmpp-websocket` and `/http-bind`. */

@@ -72,6 +72,9 @@ export const ircProxy: WireProtocol<IrcProxyProperties> = {
         const reply = replyFor(err);
         return reply ? [withoutLineEnd(reply)] : [];
       },
+      farewell() {
+        return Buffer.from('QUIT :Gangway refused the client input\r\n');
+      },
     };
   },
 };

@@ -1,0 +1,90 @@
+import type { Session, Source } from '../../session';
+
+interface Item {
+  readonly frame: Buffer;
+  /** Client-visible destination of a MESSAGE; `null` for control frames (never dropped). */
+  readonly destination: string | null;
+  readonly conflatable: boolean;
+  readonly onSent: (() => void) | undefined;
+}
+
+/**
+ * Frames on their way to one client. They go straight to the WebSocket while it drains; while
+ * the session's valve has paused its producer (the client is slow), they wait here, at most
+ * `max` messages. Past the bound a message for a conflatable destination drops the oldest held
+ * message of a conflatable destination; otherwise `onOverflow` runs (the session ends).
+ */
+export class Outbox implements Source {
+  private items: Item[] = [];
+  private head = 0;
+  private paused = false;
+  /** Messages dropped by conflation. */
+  dropped = 0;
+  lastSentAt = Date.now();
+
+  constructor(
+    private readonly session: Session,
+    private readonly max: number,
+    private readonly onOverflow: (destination: string) => void,
+  ) {}
+
+  get held(): number {
+    return this.items.length - this.head;
+  }
+
+  /** Queues or sends one frame; `onSent` runs when it is handed to the WebSocket. */
+  push(frame: Buffer, destination: string | null, conflatable = false, onSent?: () => void): void {
+    if (!this.paused && this.held === 0) {
+      this.write(frame, onSent);
+      return;
+    }
+    this.items.push({ frame, destination, conflatable, onSent });
+    if (destination === null || this.held <= this.max) return;
+    if (conflatable) {
+      for (let i = this.head; i < this.items.length - 1; i++) {
+        if ((this.items[i] as Item).conflatable) {
+          this.items.splice(i, 1);
+          this.dropped++;
+          return;
+        }
+      }
+    }
+    this.onOverflow(destination);
+  }
+
+  private write(frame: Buffer, onSent: (() => void) | undefined): void {
+    this.lastSentAt = Date.now();
+    this.session.send(frame, false);
+    onSent?.();
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.drain(false);
+  }
+
+  /** Sends what is held: while the client drains, or everything (`force`, before a close). */
+  drain(force: boolean): void {
+    while (this.head < this.items.length && (force || !this.paused)) {
+      const it = this.items[this.head++] as Item;
+      this.write(it.frame, it.onSent);
+    }
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Forgets what is held (the session is gone). */
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+  }
+}

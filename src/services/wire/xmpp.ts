@@ -1,0 +1,420 @@
+/**
+ * `xmpp.proxy`: XMPP over WebSocket (RFC 7395) in front, an XMPP client-to-server XML stream
+ * (RFC 6120) over TCP or TLS behind, validated both ways by validators/xmpp.
+ *
+ * Client → server (RFC 7395 §3.3–3.6 → RFC 6120 §4):
+ * - `<open xmlns="urn:ietf:params:xml:ns:xmpp-framing" …/>` → `<?xml version='1.0'?>` plus a
+ *   `<stream:stream>` header in `jabber:client`, with `to`, `from`, `version` and `xml:lang`
+ *   copied (escaped); a restart after SASL `<success/>` is a new header the same way;
+ * - `<close xmlns="urn:ietf:params:xml:ns:xmpp-framing"/>` → `</stream:stream>`;
+ * - stanzas and nonzas → their bytes as validated (an XML declaration the message began with is
+ *   left out); an explicit `xmlns="jabber:client"` is legal inside the TCP stream.
+ *
+ * Server → client (RFC 6120 §4 → RFC 7395 §3.3–3.6):
+ * - the stream header → `<open xmlns="urn:ietf:params:xml:ns:xmpp-framing"/>` with `from`, `to`,
+ *   `id`, `version` and `xml:lang`; `</stream:stream>` → `<close/>`;
+ * - `<stream:features>` → `<features xmlns="http://etherx.jabber.org/streams">` without the
+ *   `<starttls/>` feature (TLS toward the client belongs to the WebSocket layer, RFC 7395 §3.5;
+ *   the link to the server stays as `connect` says);
+ * - `<stream:error>` → `<error xmlns="http://etherx.jabber.org/streams">`;
+ * - every other first-level element leaves with the namespaces it inherited from the stream
+ *   header declared on itself (RFC 7395 §3.3.3: `xmlns="jabber:client"` on stanzas), inserted
+ *   into the validated bytes right after the element's name;
+ * - whitespace keep-alives are dropped: an RFC 7395 message holds exactly one element, and
+ *   liveness over WebSocket is WebSocket ping/pong or XEP-0199.
+ */
+import { z } from 'zod';
+import {
+  DEFAULT_LIMITS, NS_CLIENT, NS_FRAMING, NS_STREAMS, NS_TLS, XmppStreamCodec, XmppWebSocketCodec, XmppWireError, ERRORS,
+  escapeXml, resolveOptions, streamErrorMessages, type RestartLink, type XmppFrame, type XmppLimits,
+} from '../../../validators/xmpp';
+import { WireError } from '../../../validators/types';
+import type { Transform } from '../pipe';
+import { limitsSchema, wirePropertiesShape, type WireProtocol } from './factory';
+
+const properties = z.strictObject({
+  ...wirePropertiesShape,
+  /** Overrides of the XMPP validator's limits (validators/xmpp/README.md), applied both ways. */
+  limits: limitsSchema(DEFAULT_LIMITS).default({}),
+});
+
+type XmppProxyProperties = z.infer<typeof properties>;
+
+/**
+ * Stream error condition the client gets when the server's stream is refused (RFC 6120 §4.9.3.14:
+ * the server in front could not keep its link to the entity behind it).
+ */
+export const BACKEND_STREAM_CONDITION = 'remote-connection-failed';
+
+const LT = 0x3c;
+const GT = 0x3e;
+const SLASH = 0x2f;
+const BANG = 0x21;
+const EQ = 0x3d;
+
+const CLOSE_TO_CLIENT = Buffer.from(`<close xmlns="${NS_FRAMING}"/>`);
+const CLOSE_TO_SERVER = Buffer.from('</stream:stream>');
+const HEADER_COPIED_TO_SERVER = ['to', 'from', 'version', 'xml:lang'] as const;
+const HEADER_COPIED_TO_CLIENT = ['from', 'to', 'id', 'version', 'xml:lang'] as const;
+
+/** Counts validated frames (a service's metrics, or a test's tally). */
+export interface FrameCounter {
+  frame(direction: 'toServer' | 'toClient', kind: string): void;
+}
+
+/** The namespace declarations of the server's current stream header, in scope for every element. */
+interface StreamScope {
+  readonly defaultNs: string | undefined;
+  readonly prefixes: ReadonlyMap<string, string>;
+}
+
+const NO_SCOPE: StreamScope = { defaultNs: undefined, prefixes: new Map() };
+
+function isSpace(b: number | undefined): boolean {
+  return b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d;
+}
+
+/** Decodes the references in an attribute value as written (namespace names on child elements). */
+function decodeRef(value: string): string {
+  if (!value.includes('&')) return value;
+  return value.replace(/&(#x[0-9A-Fa-f]+|#[0-9]+|lt|gt|amp|quot|apos);/g, (_m, body: string) => {
+    if (body.startsWith('#x')) return String.fromCodePoint(parseInt(body.slice(2), 16));
+    if (body.startsWith('#')) return String.fromCodePoint(parseInt(body.slice(1), 10));
+    return ({ lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" } as Record<string, string>)[body] ?? '';
+  });
+}
+
+/** A start tag inside bytes the validator already accepted. */
+interface StartTag {
+  readonly name: string;
+  /** Index just after the element's name. */
+  readonly nameEnd: number;
+  /** Index just after `>`. */
+  readonly end: number;
+  readonly empty: boolean;
+  /** Attributes by qualified name, values as written (entity references kept). */
+  readonly attributes: ReadonlyMap<string, string>;
+}
+
+/**
+ * Reads the start tag at `start` (`buf[start]` is `<`) of validated XML: names end at whitespace,
+ * `/` or `>`; values are quoted and hold no `<`; every tag ends before `limit`.
+ */
+function readStartTag(buf: Buffer, start: number, limit: number): StartTag {
+  let i = start + 1;
+  while (i < limit && !isSpace(buf[i]) && buf[i] !== GT && buf[i] !== SLASH) i++;
+  const nameEnd = i;
+  const attributes = new Map<string, string>();
+  let empty = false;
+  while (i < limit) {
+    const b = buf[i];
+    if (isSpace(b)) {
+      i++;
+    } else if (b === SLASH) {
+      empty = true;
+      i += 2;
+      break;
+    } else if (b === GT) {
+      i++;
+      break;
+    } else {
+      const attrStart = i;
+      while (i < limit && buf[i] !== EQ && !isSpace(buf[i])) i++;
+      const attrName = buf.toString('utf8', attrStart, i);
+      while (i < limit && buf[i] !== EQ) i++;
+      i++;
+      while (i < limit && isSpace(buf[i])) i++;
+      const quote = buf[i] as number;
+      const close = buf.indexOf(quote, i + 1);
+      const valueEnd = close < 0 || close > limit ? limit : close;
+      attributes.set(attrName, buf.toString('utf8', i + 1, valueEnd));
+      i = valueEnd + 1;
+    }
+  }
+  return { name: buf.toString('utf8', start + 1, nameEnd), nameEnd, end: i, empty, attributes };
+}
+
+/**
+ * Calls `visit` for every start tag in `buf[start, end)` with its depth (0 = first level there),
+ * and `visitEnd` for every end tag with the depth after it (-1: it closes an element opened before
+ * `start`).
+ */
+function walkTags(
+  buf: Buffer,
+  start: number,
+  end: number,
+  visit: (tag: StartTag, at: number, depth: number) => void,
+  visitEnd?: (at: number, depth: number) => void,
+): void {
+  let i = start;
+  let depth = 0;
+  while (i < end) {
+    const lt = buf.indexOf(LT, i);
+    if (lt < 0 || lt >= end) return;
+    const next = buf[lt + 1];
+    if (next === BANG) {
+      // Restricted XML leaves only CDATA sections here; '<' inside them is character data.
+      const close = buf.indexOf(']]>', lt);
+      i = close < 0 ? end : close + 3;
+    } else if (next === SLASH) {
+      depth--;
+      visitEnd?.(lt, depth);
+      const gt = buf.indexOf(GT, lt);
+      i = gt < 0 ? end : gt + 1;
+    } else {
+      const tag = readStartTag(buf, lt, end);
+      visit(tag, lt, depth);
+      if (!tag.empty) depth++;
+      i = tag.end;
+    }
+  }
+}
+
+/** Whether any element or attribute name in `buf[start, end)` uses `prefix`. */
+function usesPrefix(buf: Buffer, start: number, end: number, prefix: string): boolean {
+  const marker = `${prefix}:`;
+  if (buf.indexOf(marker, start) < 0) return false;
+  let found = false;
+  walkTags(buf, start, end, (tag) => {
+    if (found) return;
+    if (tag.name.startsWith(marker)) found = true;
+    else for (const name of tag.attributes.keys()) if (name.startsWith(marker)) found = true;
+  });
+  return found;
+}
+
+/** One edit of validated bytes: replace `[from, to)` with `insert`. */
+interface Edit {
+  readonly from: number;
+  readonly to: number;
+  readonly insert: string;
+}
+
+function applyEdits(raw: Buffer, edits: readonly Edit[]): Buffer {
+  if (edits.length === 0) return raw;
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (const e of [...edits].sort((a, b) => a.from - b.from)) {
+    if (e.from > at) parts.push(raw.subarray(at, e.from));
+    if (e.insert !== '') parts.push(Buffer.from(e.insert, 'utf8'));
+    at = Math.max(at, e.to);
+  }
+  if (at < raw.length) parts.push(raw.subarray(at));
+  return Buffer.concat(parts);
+}
+
+/** Declarations of header prefixes used in `buf[start, end)` and not declared on the element itself. */
+function prefixDeclarations(scope: StreamScope, declared: (name: string) => boolean, buf: Buffer, start: number, end: number): string {
+  let out = '';
+  for (const [prefix, uri] of scope.prefixes) {
+    if (declared(`xmlns:${prefix}`)) continue;
+    if (usesPrefix(buf, start, end, prefix)) out += ` xmlns:${prefix}="${escapeXml(uri)}"`;
+  }
+  return out;
+}
+
+/**
+ * A first-level element other than `<stream:features>` and `<stream:error>`: the default
+ * namespace (and any header prefix it uses) declared on the element, inserted after its name
+ * (RFC 7395 §3.3.3). The rest of the bytes are exactly as validated.
+ */
+export function qualifyElement(frame: XmppFrame, scope: StreamScope): Buffer {
+  const raw = frame.raw;
+  const nameEnd = 1 + Buffer.byteLength(frame.name);
+  const declared = (name: string): boolean => frame.attributes[name] !== undefined;
+  let insert = '';
+  if (!declared('xmlns') && scope.defaultNs !== undefined) insert += ` xmlns="${escapeXml(scope.defaultNs)}"`;
+  insert += prefixDeclarations(scope, declared, raw, 0, raw.length);
+  return applyEdits(raw, [{ from: nameEnd, to: nameEnd, insert }]);
+}
+
+/**
+ * `<stream:features>` or `<stream:error>` as an RFC 7395 message: the element renamed to its
+ * local name in the stream namespace (`<features xmlns="http://etherx.jabber.org/streams">`), its
+ * direct children keeping the default namespace they had, and — for features — the `<starttls/>`
+ * feature removed.
+ */
+export function translateStreamElement(frame: XmppFrame, scope: StreamScope, dropStarttls: boolean): Buffer {
+  const raw = frame.raw;
+  const top = readStartTag(raw, 0, raw.length);
+  let open = `<${frame.localName} xmlns="${NS_STREAMS}"`;
+  for (const [name, value] of Object.entries(frame.attributes)) {
+    if (name !== 'xmlns') open += ` ${name}="${escapeXml(value)}"`;
+  }
+  if (top.empty) return Buffer.from(`${open}/>`, 'utf8');
+
+  const bodyEnd = raw.lastIndexOf('</');
+  const childDefault = frame.attributes['xmlns'] ?? scope.defaultNs;
+  const prefixUri = (prefix: string, tag: StartTag): string | undefined => {
+    const own = tag.attributes.get(`xmlns:${prefix}`);
+    if (own !== undefined) return decodeRef(own);
+    return frame.attributes[`xmlns:${prefix}`] ?? scope.prefixes.get(prefix);
+  };
+  const edits: Edit[] = [{ from: 0, to: top.end, insert: '' }, { from: bodyEnd, to: raw.length, insert: `</${frame.localName}>` }];
+  walkTags(raw, top.end, bodyEnd, (tag, at, depth) => {
+    if (depth !== 0) return;
+    const colon = tag.name.indexOf(':');
+    const local = colon < 0 ? tag.name : tag.name.slice(colon + 1);
+    const ownDefault = tag.attributes.get('xmlns');
+    const ns = colon < 0 ? (ownDefault === undefined ? childDefault : decodeRef(ownDefault)) : prefixUri(tag.name.slice(0, colon), tag);
+    if (dropStarttls && local === 'starttls' && ns === NS_TLS) {
+      // Whitespace around the removed feature stays: it is character data of <features>.
+      edits.push({ from: at, to: elementEnd(raw, tag, bodyEnd), insert: '' });
+      return;
+    }
+    if (ownDefault === undefined && childDefault !== undefined && childDefault !== NS_STREAMS) {
+      edits.push({ from: tag.nameEnd, to: tag.nameEnd, insert: ` xmlns="${escapeXml(childDefault)}"` });
+    }
+  });
+  const declared = (name: string): boolean => frame.attributes[name] !== undefined;
+  open += prefixDeclarations(scope, declared, raw, top.end, bodyEnd);
+  edits[0] = { from: 0, to: top.end, insert: `${open}>` };
+  return applyEdits(raw, edits);
+}
+
+/** Index just after the element whose start tag is `tag` (its end tag lies before `limit`). */
+function elementEnd(raw: Buffer, tag: StartTag, limit: number): number {
+  if (tag.empty) return tag.end;
+  let end = limit;
+  walkTags(raw, tag.end, limit, () => undefined, (at, depth) => {
+    if (depth === -1 && end === limit) end = raw.indexOf(GT, at) + 1;
+  });
+  return end;
+}
+
+/** The namespace declarations a stream header makes, from its decoded attributes. */
+function scopeOf(frame: XmppFrame): StreamScope {
+  const prefixes = new Map<string, string>();
+  let defaultNs: string | undefined;
+  for (const [name, value] of Object.entries(frame.attributes)) {
+    if (name === 'xmlns') defaultNs = value;
+    else if (name.startsWith('xmlns:')) prefixes.set(name.slice(6), value);
+  }
+  return { defaultNs, prefixes };
+}
+
+function attributeList(frame: XmppFrame, names: readonly string[], quote: '"' | "'"): string {
+  let out = '';
+  for (const name of names) {
+    const value = frame.attributes[name];
+    if (value !== undefined) out += ` ${name}=${quote}${escapeXml(value)}${quote}`;
+  }
+  return out;
+}
+
+/** `<open/>` → the RFC 6120 stream header, with an XML declaration (as Prosody and xmpp.js send). */
+export function streamHeader(open: XmppFrame): Buffer {
+  return Buffer.from(
+    `<?xml version='1.0'?><stream:stream xmlns='${NS_CLIENT}' xmlns:stream='${NS_STREAMS}'${attributeList(open, HEADER_COPIED_TO_SERVER, "'")}>`,
+    'utf8',
+  );
+}
+
+/** The server's stream header → RFC 7395 `<open/>`. */
+export function openElement(header: XmppFrame): Buffer {
+  return Buffer.from(`<open xmlns="${NS_FRAMING}"${attributeList(header, HEADER_COPIED_TO_CLIENT, '"')}/>`, 'utf8');
+}
+
+/** A validated WebSocket element without the XML declaration the message may have begun with. */
+function withoutDeclaration(raw: Buffer): Buffer {
+  if (raw[1] !== 0x3f) return raw;
+  let i = raw.indexOf('?>') + 2;
+  while (isSpace(raw[i])) i++;
+  return raw.subarray(i);
+}
+
+/**
+ * The per-session translator of `xmpp.proxy`: an RFC 7395 codec for what the client sends and an
+ * RFC 6120 codec for what the server sends, linked so that SASL `<success/>` arms the stream
+ * restart in both (validators/xmpp/README.md, "Stream restarts").
+ */
+export function createXmppTransform(limits: Partial<XmppLimits>, counter: FrameCounter): Transform {
+  const link: RestartLink = { codecs: [] };
+  const fromClient = new XmppWebSocketCodec('toServer', resolveOptions({ ...limits, framing: 'websocket' }), link);
+  const fromServer = new XmppStreamCodec('toClient', resolveOptions({ ...limits, framing: 'tcp' }), link);
+  link.codecs.push(fromClient, fromServer);
+  /** The stream toward the server: not opened yet, open, or closed by the client. */
+  let serverSide: 'none' | 'open' | 'closed' = 'none';
+  let scope: StreamScope = NO_SCOPE;
+
+  const translateFromServer = (frame: XmppFrame): Buffer | null => {
+    switch (frame.type) {
+      case 'whitespace':
+        return null;
+      case 'open':
+        scope = scopeOf(frame);
+        return openElement(frame);
+      case 'close':
+        return CLOSE_TO_CLIENT;
+      default:
+        if (frame.namespace === NS_STREAMS) return translateStreamElement(frame, scope, frame.localName === 'features');
+        return qualifyElement(frame, scope);
+    }
+  };
+
+  return {
+    fromClient(data, binary) {
+      if (binary) {
+        throw new XmppWireError('toServer', ERRORS.WEBSOCKET_FRAMING, 'binary message: RFC 7395 carries XMPP in text messages', 'websocket');
+      }
+      const frame = fromClient.validateMessage(data);
+      counter.frame('toServer', frame.kind);
+      switch (frame.type) {
+        case 'open':
+          serverSide = 'open';
+          return streamHeader(frame);
+        case 'close':
+          serverSide = 'closed';
+          return CLOSE_TO_SERVER;
+        default:
+          return withoutDeclaration(frame.raw);
+      }
+    },
+    fromBackend(chunk, send) {
+      let frames: XmppFrame[];
+      try {
+        frames = fromServer.push(chunk);
+      } catch (err) {
+        if (err instanceof WireError) {
+          const text = `the XMPP server sent data Gangway refused (${err.code})`;
+          for (const m of streamErrorMessages(BACKEND_STREAM_CONDITION, text, 'websocket')) send(m, false);
+        }
+        throw err;
+      }
+      for (const frame of frames) {
+        counter.frame('toClient', frame.kind);
+        const out = translateFromServer(frame);
+        if (out !== null) send(out, false);
+      }
+    },
+    clientReply(err) {
+      return streamErrorMessages(err.condition, err.message, 'websocket');
+    },
+    farewell() {
+      if (serverSide !== 'open') return null;
+      serverSide = 'closed';
+      return CLOSE_TO_SERVER;
+    },
+    backendReply(err) {
+      if (serverSide !== 'open') return null;
+      serverSide = 'closed';
+      const [reply] = streamErrorMessages(err.condition, err.message, 'tcp');
+      return reply ?? CLOSE_TO_SERVER;
+    },
+  };
+}
+
+/**
+ * `xmpp.proxy`: XMPP over WebSocket (RFC 7395, subprotocol `xmpp`) to an XMPP server's
+ * client-to-server port (RFC 6120 XML stream over `tcp://` or `tls://`). Every message from the
+ * client is validated as one element before it is translated and forwarded; the server's stream
+ * is validated and cut into one element per message. STARTTLS is not offered to the client.
+ */
+export const xmppProxy: WireProtocol<XmppProxyProperties> = {
+  type: 'xmpp.proxy',
+  subprotocols: ['xmpp'],
+  properties,
+  transform(_session, props, metrics) {
+    return createXmppTransform(props.limits as Partial<XmppLimits>, metrics);
+  },
+};
