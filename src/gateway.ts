@@ -1,6 +1,5 @@
 import http, { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
-import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -10,6 +9,7 @@ import type { AcceptUri } from './config/schema';
 import { GATEWAY_ERRORS, type GatewayErrorSpec } from './errors';
 import { Metrics, type ServiceMetrics } from './metrics';
 import { TrustedProxies, clientAddress } from './forwarded';
+import { createSecurity, type Guard, type Security, type Subject } from '../security';
 import { Session, type Endpoints } from './session';
 import { SERVICE_TYPES } from './services';
 import { sendText } from './services/http';
@@ -27,6 +27,8 @@ interface ServiceState {
   readonly wss: WebSocketServer | null;
   readonly sessions: Set<Session>;
   readonly buckets: Map<string, { tokens: number; at: number }>;
+  /** Present when the service has `auth:`. */
+  readonly guard: Guard | null;
 }
 
 interface Listener {
@@ -40,6 +42,13 @@ interface Listener {
 }
 
 const NO_SERVICE = '-';
+
+/** What a guarded session was authorized with. */
+interface SessionAuth {
+  readonly guard: Guard;
+  readonly subject: Subject;
+  readonly refreshKey: string | undefined;
+}
 
 /** Answers an upgrade with an HTTP error and closes the socket. */
 function refuseUpgrade(socket: Duplex, status: number, message: string, headers: Record<string, string> = {}): void {
@@ -79,6 +88,7 @@ export class Gateway implements GatewayView {
   private started = false;
   private stopping = false;
   private readonly trusted: TrustedProxies;
+  readonly security: Security;
 
   constructor(
     readonly config: GatewayConfig,
@@ -86,6 +96,7 @@ export class Gateway implements GatewayView {
     types: ReadonlyMap<string, ServiceType> = SERVICE_TYPES,
   ) {
     this.trusted = new TrustedProxies(config.trustedProxies);
+    this.security = createSecurity(config.security, log, { baseDir: config.baseDir });
     for (const svc of config.services) {
       const type = types.get(svc.type);
       if (!type) throw new Error(`service type ${svc.type} is not registered`);
@@ -100,7 +111,8 @@ export class Gateway implements GatewayView {
             handleProtocols: (offered: Set<string>) => svc.subprotocols.find((p) => offered.has(p)) ?? false,
           })
         : null;
-      this.states.set(svc.name, { service, metrics, wss, sessions: new Set(), buckets: new Map() });
+      const guard = svc.auth ? this.security.guardFor(svc.auth, svc.name) : null;
+      this.states.set(svc.name, { service, metrics, wss, sessions: new Set(), buckets: new Map(), guard });
       for (const uri of svc.accept) this.mount(uri, type, this.states.get(svc.name) as ServiceState);
     }
   }
@@ -125,9 +137,16 @@ export class Gateway implements GatewayView {
 
   private createListener(host: string, port: number, secure: boolean): Listener {
     const onRequest = (req: IncomingMessage, res: ServerResponse): void => this.onRequest(listener, req, res);
-    const server = secure
-      ? https.createServer({ cert: readFileSync(this.config.tls?.cert ?? ''), key: readFileSync(this.config.tls?.key ?? '') }, onRequest)
-      : http.createServer(onRequest);
+    const tlsContexts = this.security.tls;
+    let server: http.Server;
+    if (secure) {
+      if (!tlsContexts) throw new Error(`${host}:${port} is a TLS listener but no tls: certificates are configured`);
+      const tlsServer = https.createServer(tlsContexts.serverOptions(), onRequest);
+      tlsContexts.attach(tlsServer);
+      server = tlsServer;
+    } else {
+      server = http.createServer(onRequest);
+    }
     const listener: Listener = { host, port, secure, server, exact: new Map(), prefixes: [] };
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(listener, req, socket, head));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
@@ -159,13 +178,59 @@ export class Gateway implements GatewayView {
       return;
     }
     const { service } = mount;
+    const below = mount.path === '/' ? path : path.slice(mount.path.length) || '/';
+    if (this.securityEndpoint(mount.state, req, res, below)) return;
     if (!service.handleRequest) {
       mount.state.metrics.error(GATEWAY_ERRORS.UPGRADE_REQUIRED.code);
       sendText(res, 426, `${path} is a WebSocket endpoint: send an Upgrade: websocket request`, { Upgrade: 'websocket', Connection: 'Upgrade' });
       return;
     }
-    const subpath = mount.path === '/' ? path : path.slice(mount.path.length) || '/';
-    service.handleRequest(req, res, subpath);
+    const subpath = below;
+    const { guard } = mount.state;
+    if (!guard) {
+      service.handleRequest(req, res, subpath);
+      return;
+    }
+    if (guard.applyCors(req, res) !== 'continue') return;
+    const handle = service.handleRequest.bind(service);
+    void guard.check(req).then(
+      (verdict) => {
+        if (verdict.ok) {
+          handle(req, res, subpath, verdict.subject);
+          return;
+        }
+        mount.state.metrics.error(verdict.code);
+        sendText(res, verdict.status, verdict.body, verdict.headers);
+      },
+      (err: Error) => {
+        this.log.error({ service: service.config.name, err: err.message }, 'authentication failed');
+        if (!res.headersSent) sendText(res, 500, 'authentication failed');
+      },
+    );
+  }
+
+  /** The guard's own endpoints below a guarded mount: POST ticket, refresh, login, logout. */
+  private securityEndpoint(state: ServiceState, req: IncomingMessage, res: ServerResponse, subpath: string): boolean {
+    const { guard } = state;
+    if (!guard || req.method !== 'POST' && req.method !== 'OPTIONS') return false;
+    switch (subpath) {
+      case '/ticket':
+        void guard.handleTicketRequest(req, res);
+        return true;
+      case '/refresh':
+        void guard.handleRefreshRequest(req, res);
+        return true;
+      case '/login':
+        if (!this.security.cookies) return false;
+        void guard.handleLoginRequest(req, res);
+        return true;
+      case '/logout':
+        if (!this.security.cookies) return false;
+        guard.handleLogoutRequest(req, res);
+        return true;
+      default:
+        return false;
+    }
   }
 
   private onUpgrade(listener: Listener, req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -225,7 +290,39 @@ export class Gateway implements GatewayView {
       return;
     }
     const endpoints = { remotePort: req.socket.remotePort ?? 0, localAddress: req.socket.localAddress ?? '', localPort: req.socket.localPort ?? 0 };
-    state.wss.handleUpgrade(req, socket, head, (ws) => this.openSession(state, ws, remote, endpoints));
+    const wss = state.wss;
+    const { guard } = state;
+    if (!guard) {
+      wss.handleUpgrade(req, socket, head, (ws) => this.openSession(state, ws, remote, endpoints, null));
+      return;
+    }
+    socket.pause();
+    guard.check(req).then(
+      (verdict) => {
+        if (socket.destroyed) {
+          if (verdict.ok) void guard.release(verdict.subject);
+          return;
+        }
+        if (!verdict.ok) {
+          state.metrics.error(verdict.code);
+          this.log.info({ service: svc.name, remote, code: verdict.code, status: verdict.status }, 'upgrade refused');
+          refuseUpgrade(socket, verdict.status, verdict.body, verdict.headers);
+          return;
+        }
+        if (this.stopping || state.sessions.size >= svc.limits.maxConnections || this.sessionSet.size >= this.config.limits.maxConnections) {
+          void guard.release(verdict.subject);
+          refuse(GATEWAY_ERRORS.TOO_MANY_CONNECTIONS, `service ${svc.name} is at its connection limit`, { 'Retry-After': '5' });
+          return;
+        }
+        socket.resume();
+        const auth = { guard, subject: verdict.subject, refreshKey: verdict.refreshKey };
+        wss.handleUpgrade(req, socket, head, (ws) => this.openSession(state, ws, remote, endpoints, auth));
+      },
+      (err: Error) => {
+        this.log.error({ service: svc.name, err: err.message }, 'authentication failed');
+        refuseUpgrade(socket, 500, 'authentication failed');
+      },
+    );
   }
 
   /**
@@ -245,14 +342,18 @@ export class Gateway implements GatewayView {
     return true;
   }
 
-  private openSession(state: ServiceState, ws: WebSocket, remote: string, endpoints: Endpoints): void {
+  private openSession(state: ServiceState, ws: WebSocket, remote: string, endpoints: Endpoints, auth: SessionAuth | null): void {
     const svc = state.service.config;
-    const session = new Session(ws, svc.name, remote, svc.limits, state.metrics, this.log, endpoints);
+    const session = new Session(ws, svc.name, remote, svc.limits, state.metrics, this.log, endpoints, auth?.subject ?? null);
     state.sessions.add(session);
     this.sessionSet.add(session);
     state.metrics.sessionsCurrent++;
     state.metrics.sessionsTotal++;
-    this.log.info({ event: 'session.open', session: session.id, service: svc.name, remote, protocol: ws.protocol || undefined }, 'session open');
+    this.log.info({ event: 'session.open', session: session.id, service: svc.name, remote, user: auth?.subject.user, protocol: ws.protocol || undefined }, 'session open');
+    if (auth) {
+      auth.guard.track(session.id, auth.subject, (code, reason, spec) => session.close(code, reason, spec), auth.refreshKey);
+      session.onClose(() => void auth.guard.end(session.id));
+    }
     ws.on('pong', () => {
       session.awaitingPong = false;
     });
@@ -275,6 +376,7 @@ export class Gateway implements GatewayView {
           session: session.id,
           service: svc.name,
           remote,
+          user: auth?.subject.user,
           durationMs: Date.now() - session.startedAt,
           bytesIn: session.bytesIn,
           bytesOut: session.bytesOut,
@@ -369,6 +471,7 @@ export class Gateway implements GatewayView {
     for (const l of this.listeners) l.server.closeAllConnections();
     await closed;
     await Promise.all([...this.states.values()].map((st) => st.service.close?.()));
+    this.security.close();
     this.started = false;
   }
 

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { SOCKET_READ_BYTES, type SessionLimits } from './config/defaults';
 import type { ServiceMetrics } from './metrics';
 import type { GatewayErrorSpec } from './errors';
+import type { Subject } from '../security/subject';
 
 /** Something that can stop and restart producing data (a socket, a WebSocket). */
 export interface Source {
@@ -95,6 +96,8 @@ export class Session {
     readonly log: Logger,
     /** The TCP endpoints of the client's connection, as Gangway sees them. */
     readonly endpoints: Readonly<Endpoints> = { remotePort: 0, localAddress: '', localPort: 0 },
+    /** Who the client authenticated as, on a guarded service. */
+    readonly subject: Subject | null = null,
   ) {
     this.nextPingAt = this.startedAt + limits.pingIntervalMs;
     this.peer = ws;

@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { configSchema, parseAcceptUri, type AcceptUri, type RawConfig } from './schema';
 import { DEFAULT_GATEWAY_LIMITS, DEFAULT_LOG_LEVEL, DEFAULT_SESSION_LIMITS, type GatewayLimits } from './defaults';
 import type { ServiceConfig, ServiceType } from '../services/types';
+import type { SecurityConfigInput } from '../../security/schema';
 
 /** The whole configuration after load: validated, defaults applied, frozen. */
 export interface GatewayConfig {
@@ -12,7 +13,12 @@ export interface GatewayConfig {
   readonly source: string;
   readonly log: { readonly level: string };
   readonly limits: Readonly<GatewayLimits>;
-  readonly tls?: { readonly cert: string; readonly key: string };
+  /** Realms, TLS certificates, cookies, tickets and login limits, as `createSecurity` takes them. */
+  readonly security: SecurityConfigInput;
+  /** Whether any accept URI is wss:// or https:// (then `tls:` is set). */
+  readonly secureListeners: boolean;
+  /** Folder relative paths in the file resolve against. */
+  readonly baseDir: string;
   /** Reverse proxies whose `Forwarded` / `X-Forwarded-For` is believed (addresses or CIDR ranges). */
   readonly trustedProxies: readonly string[];
   readonly services: readonly ServiceConfig[];
@@ -196,6 +202,8 @@ export function buildConfig(input: unknown, options: BuildOptions, doc?: Documen
   const names = new Set<string>();
   const mounts = new Map<string, string>();
   const services: ServiceConfig[] = [];
+  const realmNames = new Set((raw.realms ?? []).map((r) => r.name));
+  let secureListeners = false;
 
   raw.services.forEach((svc, i) => {
     const at = (key: string): string => formatPath(['services', i, ...parsePathString(key)]);
@@ -222,9 +230,12 @@ export function buildConfig(input: unknown, options: BuildOptions, doc?: Documen
         problems.push({ path: at(key), message: `type ${svc.type} accepts ${want} URIs, got ${JSON.stringify(text)}` });
         return;
       }
-      if ((uri.scheme === 'wss' || uri.scheme === 'https') && !raw.gangway?.tls) {
-        problems.push({ path: at(key), message: `${uri.scheme}:// needs gangway.tls (cert and key files)` });
-        return;
+      if (uri.scheme === 'wss' || uri.scheme === 'https') {
+        if (!raw.tls) {
+          problems.push({ path: at(key), message: `${uri.scheme}:// needs tls (certificates) at the top level` });
+          return;
+        }
+        secureListeners = true;
       }
       const mountKey = `${uri.host}:${uri.port}${uri.path}${type.exactPaths ? ' (exact)' : ''}`;
       const other = mounts.get(mountKey);
@@ -258,6 +269,10 @@ export function buildConfig(input: unknown, options: BuildOptions, doc?: Documen
       }
     }
 
+    if (svc.auth && !realmNames.has(svc.auth.realm)) {
+      const known = realmNames.size ? `one of ${[...realmNames].join(', ')}` : 'a realm defined under realms (none is)';
+      problems.push({ path: at('auth.realm'), message: `expected ${known}, got ${JSON.stringify(svc.auth.realm)}` });
+    }
     const props = type.properties.safeParse(svc.properties ?? {}, { reportInput: true });
     if (!props.success) problems.push(...zodProblems(props.error.issues, ['services', i, 'properties'], secretPaths));
 
@@ -270,16 +285,24 @@ export function buildConfig(input: unknown, options: BuildOptions, doc?: Documen
       subprotocols: svc.subprotocols ?? type.defaultSubprotocols ?? [],
       properties: props.success ? resolvePaths(props.data, baseDir) : {},
       limits: { ...sessionDefaults, ...svc.limits },
+      ...(svc.auth ? { auth: svc.auth } : {}),
     });
   });
   if (problems.length) fail();
 
-  const tls = raw.gangway?.tls;
   return deepFreeze({
     source: options.source,
     log: { level: raw.gangway?.log?.level ?? DEFAULT_LOG_LEVEL },
     limits: { ...DEFAULT_GATEWAY_LIMITS, ...raw.gangway?.limits },
-    ...(tls ? { tls: { cert: resolve(baseDir, tls.cert), key: resolve(baseDir, tls.key) } } : {}),
+    security: {
+      realms: raw.realms ?? [],
+      ...(raw.tls ? { tls: raw.tls } : {}),
+      ...(raw.cookies ? { cookies: raw.cookies } : {}),
+      ...(raw.loginRateLimit ? { loginRateLimit: raw.loginRateLimit } : {}),
+      ...(raw.tickets ? { tickets: raw.tickets } : {}),
+    },
+    secureListeners,
+    baseDir,
     trustedProxies: raw.gangway?.trustedProxies ?? [],
     services,
   });

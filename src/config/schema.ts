@@ -1,6 +1,14 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { SOCKET_READ_BYTES } from './defaults';
+import {
+  cookiesConfigSchema,
+  loginRateLimitConfigSchema,
+  realmsConfigSchema,
+  serviceAuthConfigSchema,
+  ticketsConfigSchema,
+  tlsConfigSchema,
+} from '../../security/schema';
 
 /** `ws://host:port/path` and friends, parsed once at load. */
 export interface AcceptUri {
@@ -78,6 +86,8 @@ export const serviceSchema = z.strictObject({
   subprotocols: z.array(z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, { message: 'expected an HTTP token' })).optional(),
   properties: z.record(z.string(), z.unknown()).optional(),
   limits: sessionLimitsSchema.partial().optional(),
+  /** Who may connect: realm, schemes, roles, origins, session lifetime (security/README.md). */
+  auth: serviceAuthConfigSchema.optional(),
 });
 
 export const configSchema = z.strictObject({
@@ -85,8 +95,6 @@ export const configSchema = z.strictObject({
     .strictObject({
       log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }).partial().optional(),
       limits: z.strictObject({ maxConnections: byteCount, shutdownDrainMs: millis }).partial().optional(),
-      /** Certificate and key for wss:// and https:// accept URIs (PEM files). */
-      tls: z.strictObject({ cert: z.string(), key: z.string() }).optional(),
       /**
        * Addresses or CIDR ranges of reverse proxies in front of Gangway: from these peers the
        * client's address is taken from `Forwarded` / `X-Forwarded-For`.
@@ -97,6 +105,16 @@ export const configSchema = z.strictObject({
     })
     .optional(),
   services: z.array(serviceSchema).min(1, { message: 'expected at least one service' }),
+  /** Named chains of login modules (security/README.md). */
+  realms: realmsConfigSchema.optional(),
+  /** Certificates for wss:// and https:// accept URIs, chosen by SNI and reloaded when renewed. */
+  tls: tlsConfigSchema.optional(),
+  /** The encrypted session cookie. */
+  cookies: cookiesConfigSchema.optional(),
+  /** Failed-login limits per address and per user. */
+  loginRateLimit: loginRateLimitConfigSchema.optional(),
+  /** Single-use tickets for browsers that cannot send headers on a WebSocket. */
+  tickets: ticketsConfigSchema.optional(),
 });
 
 export type RawConfig = z.infer<typeof configSchema>;

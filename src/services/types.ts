@@ -5,6 +5,8 @@ import type { AcceptUri } from '../config/schema';
 import type { SessionLimits } from '../config/defaults';
 import type { Session } from '../session';
 import type { ServiceMetrics } from '../metrics';
+import type { ServiceAuthConfig } from '../../security/schema';
+import type { Subject } from '../../security/subject';
 
 /** One service after load: URIs parsed, properties validated, limits merged with the defaults. */
 export interface ServiceConfig<P = unknown> {
@@ -18,6 +20,8 @@ export interface ServiceConfig<P = unknown> {
   readonly subprotocols: readonly string[];
   readonly properties: P;
   readonly limits: Readonly<SessionLimits>;
+  /** Who may connect, when the service is guarded. */
+  readonly auth?: ServiceAuthConfig;
 }
 
 /** Whether a service can serve now, for `/ready`. */
@@ -45,8 +49,11 @@ export interface ServiceContext<P> {
 /** A running service: HTTP requests and/or WebSocket sessions under its accept paths. */
 export interface Service {
   readonly config: ServiceConfig;
-  /** Serves one HTTP request; `subpath` is the request path below the mount, starting with `/`. */
-  handleRequest?(req: IncomingMessage, res: ServerResponse, subpath: string): void;
+  /**
+   * Serves one HTTP request; `subpath` is the request path below the mount, starting with `/`;
+   * `subject` is the authenticated user when the service is guarded.
+   */
+  handleRequest?(req: IncomingMessage, res: ServerResponse, subpath: string, subject?: Subject): void;
   /** Takes over an accepted WebSocket session. */
   handleSession?(session: Session): void;
   /** Whether the service's back end is reachable. */

@@ -107,7 +107,7 @@ describe('loadConfigText errors name file, line, key path, what was found and wh
     expect(err.message).toBe('gangway.yaml:2:5: services[0].accept: required, expected a string or a list of strings');
   });
 
-  it('reports accept URIs with the wrong scheme, credentials, or wss without gangway.tls', () => {
+  it('reports accept URIs with the wrong scheme, credentials, or wss without tls certificates', () => {
     const text = yaml(
       'services:',
       '  - { name: a, type: echo, accept: "http://h:1/a" }',
@@ -119,9 +119,19 @@ describe('loadConfigText errors name file, line, key path, what was found and wh
     expect(err.problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
       'services[0].accept: type echo accepts ws:// URIs, got "http://h:1/a"',
       'services[1].accept: accept URIs carry no credentials, got "ws://h:1" with user info',
-      'services[2].accept: wss:// needs gangway.tls (cert and key files)',
+      'services[2].accept: wss:// needs tls (certificates) at the top level',
       'services[3].accept[1]: expected a ws://, wss://, http:// or https:// URI, got "ftp://h/d"',
     ]);
+  });
+
+  it('reports a service auth naming an unknown realm, and accepts a known one', () => {
+    const service = (realm: string): string => `  - { name: a, type: echo, accept: "ws://h:1/a", auth: { realm: ${realm} } }`;
+    const realms = ['realms:', '  - name: corp', '    modules: [{ type: file, flag: required, options: { path: users.yaml } }]'];
+    const err = problemsOf(() => loadConfigText(yaml(...realms, 'services:', service('crop')), opts()));
+    expect(err.problems.map((p) => `${p.path}: ${p.message}`)).toEqual(['services[0].auth.realm: expected one of corp, got "crop"']);
+    const config = loadConfigText(yaml(...realms, 'services:', service('corp')), opts());
+    expect(config.services[0]?.auth).toMatchObject({ realm: 'corp', schemes: ['basic', 'bearer'] });
+    expect(config.security.realms).toHaveLength(1);
   });
 
   it.each([
