@@ -7,7 +7,7 @@ import { WireError, type Codec, type Direction } from '../types';
 import { ERRORS, type Amqp091ErrorSpec } from './errors';
 import { FieldReader, type FieldValue } from './fields';
 import type { Amqp091Limits } from './limits';
-import { BASIC_PROPERTIES, CLASS_IDS, METHOD_BY_ID, type MethodSpec } from './methods';
+import { BASIC_PROPERTIES, CLASS_IDS, METHODS, type ArgType, type MethodSpec } from './methods';
 
 /** The AMQP 0-9-1 protocol header (§4.2.2). */
 export const PROTOCOL_HEADER: Buffer = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0x00, 0x00, 0x09, 0x01]);
@@ -23,7 +23,11 @@ export const FRAME_MIN_SIZE = 4096;
 /** type(1) channel(2) size(4). */
 const HEAD = 7;
 
-/** Fields common to every frame. */
+/**
+ * Fields common to every frame. Method arguments, content properties and the body view are
+ * decoded from `raw` when first read (they were checked when the frame was validated); read them,
+ * like `raw`, before the next `push`. Values once read stay, except Buffers, which are views.
+ */
 interface FrameBase {
   /** Exact wire bytes; decoded Buffers and `raw` stay valid until the next `push`. */
   readonly raw: Buffer;
@@ -83,6 +87,211 @@ export type Amqp091Frame =
   | Amqp091BodyFrame
   | Amqp091HeartbeatFrame;
 
+/** Argument types as small integers, for the argument walk of a method frame. */
+const ARG_CODES: Readonly<Record<ArgType, number>> = { octet: 1, short: 2, long: 3, longlong: 4, shortstr: 5, longstr: 6, bin: 7, bit: 8, table: 9 };
+const A_OCTET = 1;
+const A_SHORT = 2;
+const A_LONG = 3;
+const A_LONGLONG = 4;
+const A_SHORTSTR = 5;
+const A_BIT = 8;
+const A_TABLE = 9;
+
+/** One method with its argument types as codes and its argument names, in wire order. */
+interface MethodPlan {
+  readonly spec: MethodSpec;
+  readonly codes: Uint8Array;
+  readonly names: readonly string[];
+}
+
+/** Plans by `classId << 16 | methodId`. */
+const PLANS: ReadonlyMap<number, MethodPlan> = new Map(
+  METHODS.map((spec) => [
+    (spec.classId << 16) | spec.methodId,
+    { spec, codes: Uint8Array.from(spec.args.map(([, type]) => ARG_CODES[type])), names: spec.args.map(([name]) => name) },
+  ]),
+);
+
+/** Decodes the arguments of a validated method frame (`raw` holds exactly the frame). */
+function decodeArgs(r: FieldReader, raw: Buffer, spec: MethodSpec): Record<string, FieldValue> {
+  r.reset(raw, HEAD + 4, raw.length - 1);
+  const args: Record<string, FieldValue> = {};
+  let bits = 0;
+  let bit = 8;
+  for (const [name, type] of spec.args) {
+    if (type === 'bit') {
+      if (bit === 8) {
+        bits = r.octet(name);
+        bit = 0;
+      }
+      args[name] = ((bits >> bit) & 1) === 1;
+      bit++;
+      continue;
+    }
+    bit = 8;
+    switch (type) {
+      case 'octet':
+        args[name] = r.octet(name);
+        break;
+      case 'short':
+        args[name] = r.short(name);
+        break;
+      case 'long':
+        args[name] = r.long(name);
+        break;
+      case 'longlong':
+        args[name] = r.longlong(name);
+        break;
+      case 'shortstr':
+        args[name] = r.shortstr(name);
+        break;
+      case 'longstr':
+        args[name] = r.longstr(name);
+        break;
+      case 'bin':
+        args[name] = r.longbin(name);
+        break;
+      case 'table':
+        args[name] = r.table(name);
+        break;
+    }
+  }
+  return args;
+}
+
+/** Decodes the properties of a validated content header (`raw` holds exactly the frame). */
+function decodeProperties(r: FieldReader, raw: Buffer, flags: number): Record<string, FieldValue> {
+  r.reset(raw, HEAD + 14, raw.length - 1);
+  const properties: Record<string, FieldValue> = {};
+  for (let i = 0; i < BASIC_PROPERTIES.length; i++) {
+    if ((flags & (0x8000 >> i)) === 0) continue;
+    const [name, type] = BASIC_PROPERTIES[i] as (typeof BASIC_PROPERTIES)[number];
+    switch (type) {
+      case 'shortstr':
+        properties[name] = r.shortstr(name);
+        break;
+      case 'octet':
+        properties[name] = r.octet(name);
+        break;
+      case 'timestamp':
+        properties[name] = r.timestamp(name);
+        break;
+      case 'table':
+        properties[name] = r.table(name);
+        break;
+    }
+  }
+  return properties;
+}
+
+/** A validated method frame; `args` is decoded on first read. */
+class MethodFrame implements Amqp091MethodFrame {
+  readonly type = 'method' as const;
+  readonly kind: string;
+  readonly classId: number;
+  readonly methodId: number;
+  readonly className: string;
+  readonly methodName: string;
+  readonly #spec: MethodSpec;
+  readonly #decoder: FieldReader;
+  #decoded: Readonly<Record<string, FieldValue>> | null = null;
+
+  constructor(
+    readonly raw: Buffer,
+    readonly channel: number,
+    spec: MethodSpec,
+    decoder: FieldReader,
+  ) {
+    this.#spec = spec;
+    this.#decoder = decoder;
+    this.kind = spec.name;
+    this.classId = spec.classId;
+    this.methodId = spec.methodId;
+    this.className = spec.className;
+    this.methodName = spec.methodName;
+  }
+
+  get args(): Readonly<Record<string, FieldValue>> {
+    let args = this.#decoded;
+    if (args === null) {
+      args = decodeArgs(this.#decoder, this.raw, this.#spec);
+      this.#decoded = args;
+    }
+    return args;
+  }
+}
+
+/** A validated content header; `bodySize` and `properties` are built on first read. */
+class HeaderFrame implements Amqp091HeaderFrame {
+  readonly type = 'header' as const;
+  readonly kind = 'header' as const;
+  /** The 64-bit body size as its high and low 32 bits. */
+  readonly #sizeHigh: number;
+  readonly #sizeLow: number;
+  readonly #flags: number;
+  readonly #decoder: FieldReader;
+  #size: bigint | null = null;
+  #decoded: Readonly<Record<string, FieldValue>> | null = null;
+
+  constructor(
+    readonly raw: Buffer,
+    readonly channel: number,
+    readonly classId: number,
+    sizeHigh: number,
+    sizeLow: number,
+    flags: number,
+    decoder: FieldReader,
+  ) {
+    this.#sizeHigh = sizeHigh;
+    this.#sizeLow = sizeLow;
+    this.#flags = flags;
+    this.#decoder = decoder;
+  }
+
+  get bodySize(): bigint {
+    let size = this.#size;
+    if (size === null) {
+      size = bodySizeOf(this.#sizeHigh, this.#sizeLow);
+      this.#size = size;
+    }
+    return size;
+  }
+
+  get properties(): Readonly<Record<string, FieldValue>> {
+    let properties = this.#decoded;
+    if (properties === null) {
+      properties = decodeProperties(this.#decoder, this.raw, this.#flags);
+      this.#decoded = properties;
+    }
+    return properties;
+  }
+}
+
+/** A validated body frame; `payload` is taken on first read. */
+class BodyFrame implements Amqp091BodyFrame {
+  readonly type = 'body' as const;
+  readonly kind = 'body' as const;
+  #view: Buffer | null = null;
+
+  constructor(
+    readonly raw: Buffer,
+    readonly channel: number,
+  ) {}
+
+  get payload(): Buffer {
+    let view = this.#view;
+    if (view === null) {
+      view = this.raw.subarray(HEAD, this.raw.length - 1);
+      this.#view = view;
+    }
+    return view;
+  }
+}
+
+function bodySizeOf(high: number, low: number): bigint {
+  return (BigInt(high) << 32n) | BigInt(low);
+}
+
 /** Tuning values carried by Connection.Tune and Tune-Ok. */
 export interface Tune {
   readonly channelMax: number;
@@ -140,7 +349,10 @@ export class Amqp091Codec implements Codec<Amqp091Frame> {
   /** A frame spanning chunks: allocated once at its exact size after the size was checked. */
   private pending: Buffer | null = null;
   private filled = 0;
+  /** Checks fields while a frame is validated. */
   private readonly reader: FieldReader;
+  /** Decodes the fields of validated frames when first read (never used for checking). */
+  private readonly decoder: FieldReader;
   /** channel → {@link HEADER_DUE} or body bytes still due. */
   private readonly content = new Map<number, number>();
   private readonly sender: 'client' | 'server';
@@ -152,6 +364,7 @@ export class Amqp091Codec implements Codec<Amqp091Frame> {
     this.phase = direction === 'toServer' ? 'header' : 'start';
     this.sender = direction === 'toServer' ? 'client' : 'server';
     this.reader = new FieldReader(direction, conn.limits.maxFieldDepth);
+    this.decoder = new FieldReader(direction, conn.limits.maxFieldDepth);
   }
 
   get buffered(): number {
@@ -303,8 +516,9 @@ export class Amqp091Codec implements Codec<Amqp091Frame> {
     if (end - HEAD < 4) this.fail(ERRORS.MALFORMED_PAYLOAD, `method frame payload of ${end - HEAD} bytes has no class and method id`);
     const classId = raw.readUInt16BE(HEAD);
     const methodId = raw.readUInt16BE(HEAD + 2);
-    const spec = METHOD_BY_ID.get((classId << 16) | methodId);
-    if (spec === undefined) this.fail(ERRORS.UNKNOWN_METHOD, `unknown method ${classId}.${methodId}`);
+    const plan = PLANS.get((classId << 16) | methodId);
+    if (plan === undefined) this.fail(ERRORS.UNKNOWN_METHOD, `unknown method ${classId}.${methodId}`);
+    const spec = plan.spec;
     if (spec.sender !== 'both' && spec.sender !== this.sender) {
       this.fail(ERRORS.WRONG_DIRECTION, `${spec.name} must not be sent by the ${this.sender}`);
     }
@@ -318,19 +532,10 @@ export class Amqp091Codec implements Codec<Amqp091Frame> {
       this.fail(ERRORS.UNEXPECTED_FRAME, `${spec.name} on channel ${channel} while content ${this.content.get(channel) === HEADER_DUE ? 'header' : 'body'} is due`);
     }
     this.order(spec);
-    const args = this.args(raw, spec, end);
-    this.effects(spec, args, channel);
-    return {
-      type: 'method',
-      kind: spec.name,
-      channel,
-      classId,
-      methodId,
-      className: spec.className,
-      methodName: spec.methodName,
-      args,
-      raw,
-    };
+    this.checkArgs(raw, plan, end);
+    const frame = new MethodFrame(raw, channel, spec, this.decoder);
+    this.effects(spec, frame, channel);
+    return frame;
   }
 
   /** Connection handshake order and close sequence for this direction. */
@@ -375,61 +580,66 @@ export class Amqp091Codec implements Codec<Amqp091Frame> {
     this.phase = next;
   }
 
-  private args(raw: Buffer, spec: MethodSpec, end: number): Record<string, FieldValue> {
+  /** Walks the arguments of a method frame: the checks (and messages) of decoding them, nothing built. */
+  private checkArgs(raw: Buffer, plan: MethodPlan, end: number): void {
     const r = this.reader;
     r.reset(raw, HEAD + 4, end);
-    const args: Record<string, FieldValue> = {};
-    let bits = 0;
+    const codes = plan.codes;
+    const names = plan.names;
     let bit = 8;
-    for (const [name, type] of spec.args) {
-      if (type === 'bit') {
+    for (let i = 0; i < codes.length; i++) {
+      const code = codes[i] as number;
+      const name = names[i] as string;
+      if (code === A_BIT) {
         if (bit === 8) {
-          bits = r.octet(name);
+          r.need(1, name);
+          r.pos++;
           bit = 0;
         }
-        args[name] = ((bits >> bit) & 1) === 1;
         bit++;
         continue;
       }
       bit = 8;
-      switch (type) {
-        case 'octet':
-          args[name] = r.octet(name);
+      switch (code) {
+        case A_OCTET:
+          r.need(1, name);
+          r.pos += 1;
           break;
-        case 'short':
-          args[name] = r.short(name);
+        case A_SHORT:
+          r.need(2, name);
+          r.pos += 2;
           break;
-        case 'long':
-          args[name] = r.long(name);
+        case A_LONG:
+          r.need(4, name);
+          r.pos += 4;
           break;
-        case 'longlong':
-          args[name] = r.longlong(name);
+        case A_LONGLONG:
+          r.need(8, name);
+          r.pos += 8;
           break;
-        case 'shortstr':
-          args[name] = r.shortstr(name);
+        case A_SHORTSTR:
+          r.skipShortstr(name);
           break;
-        case 'longstr':
-          args[name] = r.longstr(name);
+        case A_TABLE:
+          r.skipTable(name);
           break;
-        case 'bin':
-          args[name] = r.longbin(name);
-          break;
-        case 'table':
-          args[name] = r.table(name);
+        default:
+          // longstr and bin
+          r.skipLongstr(name);
           break;
       }
     }
-    if (r.pos !== end) this.fail(ERRORS.TRAILING_BYTES, `${end - r.pos} bytes after the arguments of ${spec.name}`);
-    return args;
+    if (r.pos !== end) this.fail(ERRORS.TRAILING_BYTES, `${end - r.pos} bytes after the arguments of ${plan.spec.name}`);
   }
 
   /** State changes caused by a valid method: tuning and content expectation. */
-  private effects(spec: MethodSpec, args: Record<string, FieldValue>, channel: number): void {
+  private effects(spec: MethodSpec, frame: MethodFrame, channel: number): void {
     if (spec.content) {
       this.content.set(channel, HEADER_DUE);
       return;
     }
     if (spec.classId !== CLASS_IDS.connection || spec.methodId < 30 || spec.methodId > 31) return;
+    const args = frame.args;
     const tune: Tune = { channelMax: args['channelMax'] as number, frameMax: args['frameMax'] as number, heartbeat: args['heartbeat'] as number };
     if (tune.frameMax !== 0 && tune.frameMax < FRAME_MIN_SIZE) {
       this.fail(ERRORS.BAD_TUNE, `${spec.name} frame-max ${tune.frameMax} is below the minimum ${FRAME_MIN_SIZE}`);
@@ -458,7 +668,10 @@ export class Amqp091Codec implements Codec<Amqp091Frame> {
     r.reset(raw, HEAD, end);
     const classId = r.short('class-id');
     const weight = r.short('weight');
-    const bodySize = r.longlong('body-size');
+    r.need(8, 'body-size');
+    const sizeHigh = raw.readUInt32BE(r.pos);
+    const sizeLow = raw.readUInt32BE(r.pos + 4);
+    r.pos += 8;
     const flags = r.short('property-flags');
     if (classId !== CLASS_IDS.basic) {
       this.fail(ERRORS.BAD_CONTENT_HEADER, `content header class ${classId} does not match the method's class ${CLASS_IDS.basic}`);
@@ -467,32 +680,36 @@ export class Amqp091Codec implements Codec<Amqp091Frame> {
     if ((flags & 0x0003) !== 0) {
       this.fail(ERRORS.BAD_CONTENT_HEADER, `content header property flags 0x${flags.toString(16)} set bits basic does not define`);
     }
-    if (bodySize > this.conn.maxBodySize) {
-      this.fail(ERRORS.BODY_TOO_LARGE, `content body size ${bodySize} is above the limit ${this.conn.limits.maxBodySize}`);
+    // Below 2^53 the size is exact as a number; above, compare and convert as bigints.
+    let size = sizeHigh * 0x100000000 + sizeLow;
+    if (sizeHigh < 0x200000 ? size > this.conn.limits.maxBodySize : bodySizeOf(sizeHigh, sizeLow) > this.conn.maxBodySize) {
+      this.fail(ERRORS.BODY_TOO_LARGE, `content body size ${bodySizeOf(sizeHigh, sizeLow)} is above the limit ${this.conn.limits.maxBodySize}`);
     }
-    const properties: Record<string, FieldValue> = {};
+    if (sizeHigh >= 0x200000) size = Number(bodySizeOf(sizeHigh, sizeLow));
     for (let i = 0; i < BASIC_PROPERTIES.length; i++) {
       if ((flags & (0x8000 >> i)) === 0) continue;
       const [name, type] = BASIC_PROPERTIES[i] as (typeof BASIC_PROPERTIES)[number];
       switch (type) {
         case 'shortstr':
-          properties[name] = r.shortstr(name);
+          r.skipShortstr(name);
           break;
         case 'octet':
-          properties[name] = r.octet(name);
+          r.need(1, name);
+          r.pos += 1;
           break;
         case 'timestamp':
-          properties[name] = r.timestamp(name);
+          r.need(8, name);
+          r.pos += 8;
           break;
         case 'table':
-          properties[name] = r.table(name);
+          r.skipTable(name);
           break;
       }
     }
     if (r.pos !== end) this.fail(ERRORS.TRAILING_BYTES, `${end - r.pos} bytes after the content header properties`);
-    if (bodySize === 0n) this.content.delete(channel);
-    else this.content.set(channel, Number(bodySize));
-    return { type: 'header', kind: 'header', channel, classId, bodySize, properties, raw };
+    if (size === 0) this.content.delete(channel);
+    else this.content.set(channel, size);
+    return new HeaderFrame(raw, channel, classId, sizeHigh, sizeLow, flags, this.decoder);
   }
 
   private body(raw: Buffer, channel: number, end: number): Amqp091BodyFrame {
@@ -504,6 +721,6 @@ export class Amqp091Codec implements Codec<Amqp091Frame> {
     if (size > due) this.fail(ERRORS.BODY_OVERFLOW, `body frame of ${size} bytes exceeds the ${due} bytes left of the declared body size`);
     if (size === due) this.content.delete(channel);
     else this.content.set(channel, due - size);
-    return { type: 'body', kind: 'body', channel, payload: raw.subarray(HEAD, end), raw };
+    return new BodyFrame(raw, channel);
   }
 }

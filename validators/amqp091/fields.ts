@@ -141,6 +141,100 @@ export class FieldReader {
     return out;
   }
 
+  /** Checks a short string (length octet and bytes) without decoding it. */
+  skipShortstr(what: string): void {
+    const len = this.octet(what);
+    this.need(len, what);
+    this.pos += len;
+  }
+
+  /** Checks a long string (length and bytes) without decoding it. */
+  skipLongstr(what: string): void {
+    const len = this.long(what);
+    this.need(len, what);
+    this.pos += len;
+  }
+
+  /** Checks a field table as {@link table} does, building nothing. */
+  skipTable(what: string): void {
+    const size = this.long(what);
+    this.need(size, what);
+    const stop = this.pos + size;
+    this.enter(what);
+    const outer = this.end;
+    this.end = stop;
+    while (this.pos < stop) {
+      this.skipShortstr(what);
+      this.skipValue(what);
+    }
+    this.end = outer;
+    this.depth--;
+  }
+
+  /** Checks a field array as {@link array} does, building nothing. */
+  skipArray(what: string): void {
+    const size = this.long(what);
+    this.need(size, what);
+    const stop = this.pos + size;
+    this.enter(what);
+    const outer = this.end;
+    this.end = stop;
+    while (this.pos < stop) this.skipValue(what);
+    this.end = outer;
+    this.depth--;
+  }
+
+  /** Checks one tagged field value as {@link value} does (same checks, same order), building nothing. */
+  skipValue(what: string): void {
+    const tag = this.octet(what);
+    let n: number;
+    switch (tag) {
+      case 0x74: // t
+      case 0x62: // b
+      case 0x42: // B
+        n = 1;
+        break;
+      case 0x73: // s
+      case 0x55: // U
+      case 0x75: // u
+        n = 2;
+        break;
+      case 0x49: // I
+      case 0x69: // i
+      case 0x66: // f
+        n = 4;
+        break;
+      case 0x44: // D
+        n = 5;
+        break;
+      case 0x6c: // l
+      case 0x4c: // L
+      case 0x64: // d
+      case 0x54: // T
+        n = 8;
+        break;
+      case 0x53: // S
+      case 0x78: // x
+        this.skipLongstr(what);
+        return;
+      case 0x41: // A
+        this.skipArray(what);
+        return;
+      case 0x46: // F
+        this.skipTable(what);
+        return;
+      case 0x56: // V
+        return;
+      default:
+        return this.fail(
+          ERRORS.BAD_FIELD_VALUE,
+          `${what}: unknown field value type 0x${tag.toString(16).padStart(2, '0')}`,
+        );
+    }
+    this.need(n, what);
+    this.pos += n;
+  }
+
   private enter(what: string): void {
     if (++this.depth > this.maxDepth) {
       this.fail(ERRORS.FIELD_TOO_DEEP, `${what} nests field tables and arrays deeper than ${this.maxDepth}`);

@@ -34,6 +34,11 @@ export class Accumulator {
     this.len = need;
   }
 
+  /** The storage itself: the bytes held are its first {@link length}; valid until the next `append` or `take`. */
+  get storage(): Buffer {
+    return this.buf;
+  }
+
   /** A view of the bytes held, valid until the next `append` or `take`. */
   view(): Buffer {
     return this.buf.subarray(0, this.len);

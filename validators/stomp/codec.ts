@@ -16,10 +16,14 @@ import { ERRORS } from './errors';
 import {
   BODY_COMMANDS,
   CLIENT_COMMANDS,
+  ParsedStompFrame,
   SERVER_COMMANDS,
   STOMP_VERSIONS,
   StompFrame,
+  decodeHeaderLines,
   isNegotiationCommand,
+  printable,
+  type HeaderFault,
   type StompCommand,
   type StompHeader,
   type StompVersion,
@@ -42,6 +46,96 @@ const HEART_BEAT = /^[0-9]+,[0-9]+$/;
 const VERSION_TOKEN = /^[0-9]+\.[0-9]+$/;
 const EMPTY = Buffer.alloc(0);
 const NO_HEADERS: readonly StompHeader[] = Object.freeze([]);
+
+/** Commands by length of their name, to match a command line's bytes without decoding it. */
+const COMMANDS_BY_LENGTH: readonly (readonly StompCommand[])[] = (() => {
+  const out: StompCommand[][] = [];
+  for (let n = 0; n <= 11; n++) out.push([]);
+  for (const c of [...CLIENT_COMMANDS, ...SERVER_COMMANDS] as StompCommand[]) (out[c.length] as StompCommand[]).push(c);
+  return out;
+})();
+
+/** The command whose name is exactly `buf[at, at + length)`, or `null`. */
+function matchCommand(buf: Buffer, at: number, length: number): StompCommand | null {
+  if (length >= COMMANDS_BY_LENGTH.length) return null;
+  const candidates = COMMANDS_BY_LENGTH[length] as readonly StompCommand[];
+  for (let k = 0; k < candidates.length; k++) {
+    const name = candidates[k] as StompCommand;
+    if (sameBytes(buf, at, name)) return name;
+  }
+  return null;
+}
+
+/** Whether `buf[at, at + text.length)` holds the ASCII `text`. */
+function sameBytes(buf: Buffer, at: number, text: string): boolean {
+  for (let j = 0; j < text.length; j++) if (buf[at + j] !== text.charCodeAt(j)) return false;
+  return true;
+}
+
+// Byte classes met while scanning header lines; every other byte is 0.
+const B_LF = 1;
+const B_COLON = 2;
+const B_BACKSLASH = 3;
+const B_HIGH = 4;
+const BYTE_CLASS: Uint8Array = (() => {
+  const t = new Uint8Array(256);
+  t[LF] = B_LF;
+  t[0x3a] = B_COLON;
+  t[0x5c] = B_BACKSLASH;
+  t.fill(B_HIGH, 0x80);
+  return t;
+})();
+
+// Header names whose presence or value the rules after the handshake look at, one bit each.
+const H_DESTINATION = 1;
+const H_ID = 2;
+const H_MESSAGE_ID = 4;
+const H_SUBSCRIPTION = 8;
+const H_TRANSACTION = 16;
+const H_RECEIPT_ID = 32;
+const H_CONTENT_LENGTH = 64;
+
+/** The bit of the header name `buf[at, end)`, or 0 for a name the rules do not look at. */
+function knownHeader(buf: Buffer, at: number, end: number): number {
+  switch (end - at) {
+    case 2:
+      return buf[at] === 0x69 && buf[at + 1] === 0x64 ? H_ID : 0;
+    case 10:
+      if (sameBytes(buf, at, 'message-id')) return H_MESSAGE_ID;
+      return sameBytes(buf, at, 'receipt-id') ? H_RECEIPT_ID : 0;
+    case 11:
+      if (sameBytes(buf, at, 'destination')) return H_DESTINATION;
+      return sameBytes(buf, at, 'transaction') ? H_TRANSACTION : 0;
+    case 12:
+      return sameBytes(buf, at, 'subscription') ? H_SUBSCRIPTION : 0;
+    case 14:
+      return sameBytes(buf, at, 'content-length') ? H_CONTENT_LENGTH : 0;
+    default:
+      return 0;
+  }
+}
+
+/** The bit {@link knownHeader} gives `name`. */
+function headerBit(name: string): number {
+  switch (name) {
+    case 'destination':
+      return H_DESTINATION;
+    case 'id':
+      return H_ID;
+    case 'message-id':
+      return H_MESSAGE_ID;
+    case 'subscription':
+      return H_SUBSCRIPTION;
+    case 'transaction':
+      return H_TRANSACTION;
+    case 'receipt-id':
+      return H_RECEIPT_ID;
+    case 'content-length':
+      return H_CONTENT_LENGTH;
+    default:
+      return 0;
+  }
+}
 
 /**
  * Version state shared by the two codecs of one connection. CONNECT/STOMP records the versions
@@ -100,11 +194,18 @@ export class StompCodec implements Codec<StompFrame> {
   private lineStart = 0;
   private headerCount = 0;
   private pendingCR = false;
+  /** Frame offset of the first header line (just after the command line). */
+  private firstHeader = 0;
   private headerEnd = 0;
   private bodyRemaining = 0;
   private bodyLength = 0;
   private command: StompCommand | null = null;
-  private headers: readonly StompHeader[] = NO_HEADERS;
+  /** The decoded header list when the frame took the general path; `null` on the fast path. */
+  private decoded: readonly StompHeader[] | null = null;
+  /** The header lines as decoded text (fast path), split into the list on first read. */
+  private headerText = '';
+  /** Bits of the known header names present (fast path), see {@link knownHeader}. */
+  private seen = 0;
   private frameVersion: StompVersion | null = null;
   private offered: readonly StompVersion[] | null = null;
 
@@ -248,28 +349,27 @@ export class StompCodec implements Codec<StompFrame> {
           pos = nl + 1;
           if (lineLength === 0) {
             this.headerEnd = base + pos;
-            let block: Buffer;
             if (acc.length === 0) {
-              block = chunk.subarray(start, pos);
+              this.onHeaders(chunk, start);
             } else {
               acc.append(chunk, start, pos);
               start = pos;
-              block = acc.view();
+              this.onHeaders(acc.storage, 0);
             }
-            this.onHeaders(block);
             break;
           }
           if (this.lineNo === 0) {
             // The command line is complete: check the command before reading any header.
-            let text: string;
-            if (acc.length === 0) {
-              text = chunk.toString('latin1', start, start + lineLength);
-            } else {
+            let lineBuf = chunk;
+            let lineAt = start;
+            if (acc.length !== 0) {
               acc.append(chunk, start, pos);
               start = pos;
-              text = acc.view().toString('latin1', 0, lineLength);
+              lineBuf = acc.storage;
+              lineAt = 0;
             }
-            this.command = this.checkCommand(text);
+            this.command = this.checkCommand(matchCommand(lineBuf, lineAt, lineLength), lineBuf, lineAt, lineLength);
+            this.firstHeader = base + pos;
           } else if (++this.headerCount > lim.maxHeaders) {
             throw this.fail(ERRORS.TOO_MANY_HEADERS, `more than ${lim.maxHeaders} header lines`);
           }
@@ -335,11 +435,12 @@ export class StompCodec implements Codec<StompFrame> {
       raw = this.acc.take();
     }
     const command = this.command as StompCommand;
-    const frame = new StompFrame(
+    const frame = new ParsedStompFrame(
       command,
       raw,
-      command,
-      this.headers,
+      this.decoded,
+      this.headerText,
+      this.frameVersion === null || isNegotiationCommand(command) ? null : this.frameVersion,
       raw.subarray(this.headerEnd, this.headerEnd + this.bodyLength),
       this.frameVersion,
     );
@@ -352,70 +453,140 @@ export class StompCodec implements Codec<StompFrame> {
     } else if (command === 'DISCONNECT') {
       this.disconnected = true;
     }
-    this.headers = NO_HEADERS;
+    this.decoded = null;
+    this.headerText = '';
     this.state = S_IDLE;
     return frame;
   }
 
-  /** Decodes and validates the command and header lines (`block` ends with the blank line). */
-  private onHeaders(block: Buffer): void {
-    if (!isUtf8(block)) throw this.fail(ERRORS.BAD_UTF8, 'command or header lines are not valid UTF-8');
-    const lines = block.toString('utf8').split('\n');
+  /**
+   * Validates the header lines of the frame whose first byte is `buf[at]` (the blank line ends at
+   * `at + headerEnd`). Frames after the handshake whose lines hold no escape and all have a name
+   * and a colon are checked on the bytes (the fast path) and their lines decoded once into one
+   * string; the others are decoded into the header list first and checked on it. Both apply the
+   * same rules in the same order, with the same messages.
+   */
+  private onHeaders(buf: Buffer, at: number): void {
     const cmd = this.command as StompCommand;
     const negotiation = isNegotiationCommand(cmd);
     const version = negotiation ? null : this.session.current;
     const escaped = version === '1.1' || version === '1.2';
-
-    // lines: command, headers..., blank line, '' (after the final LF)
-    const count = lines.length - 3;
-    const headers: StompHeader[] = new Array<StompHeader>(count);
-    for (let i = 0; i < count; i++) {
-      const line = stripCR(lines[i + 1]);
-      const colon = line.indexOf(':');
-      if (colon <= 0) {
-        throw this.fail(ERRORS.BAD_HEADER, colon === 0 ? `header with an empty name in ${cmd}` : `header line without ":" in ${cmd}`);
-      }
-      let name = line.slice(0, colon);
-      let value = line.slice(colon + 1);
-      if (escaped) {
-        if (name.indexOf('\\') !== -1) name = this.unescape(name, version, name);
-        if (value.indexOf('\\') !== -1) value = this.unescape(value, version, name);
-      }
-      headers[i] = [name, value];
+    const from = at + this.firstHeader;
+    const blankEnd = at + this.headerEnd;
+    // End of the last header line: the blank line is LF or CRLF.
+    const to = buf[blankEnd - 2] === CR ? blankEnd - 2 : blankEnd - 1;
+    if (negotiation) {
+      this.generalHeaders(buf, at, from, to, cmd, version);
+      return;
     }
-    this.headers = headers;
+    let high = 0;
+    let seen = 0;
+    let lengthFrom = -1;
+    let lengthTo = -1;
+    let line = from;
+    let colon = -1;
+    let escape = false;
+    for (let i = from; i < to; i++) {
+      const c = BYTE_CLASS[buf[i] as number] as number;
+      if (c === 0) continue;
+      if (c === B_LF) {
+        if (colon <= line || escape) {
+          this.generalHeaders(buf, at, from, to, cmd, version);
+          return;
+        }
+        const bit = knownHeader(buf, line, colon);
+        if (bit !== 0 && (seen & bit) === 0) {
+          seen |= bit;
+          if (bit === H_CONTENT_LENGTH) {
+            lengthFrom = colon + 1;
+            lengthTo = buf[i - 1] === CR ? i - 1 : i;
+          }
+        }
+        line = i + 1;
+        colon = -1;
+      } else if (c === B_COLON) {
+        if (colon < 0) colon = i;
+      } else if (c === B_BACKSLASH) {
+        escape = escaped;
+      } else {
+        high = 1;
+      }
+    }
+    if (high !== 0 && !isUtf8(buf.subarray(at, blankEnd))) throw this.fail(ERRORS.BAD_UTF8, 'command or header lines are not valid UTF-8');
+    this.headerText = from === to ? '' : high === 0 ? buf.toString('latin1', from, to) : buf.toString('utf8', from, to);
+    this.decoded = null;
+    this.seen = seen;
+    this.frameVersion = version;
+    this.checkHeaders(cmd, version, NO_HEADERS);
+    if (lengthFrom < 0) {
+      this.withoutLength(cmd);
+      return;
+    }
+    let length = 0;
+    let ok = lengthTo > lengthFrom;
+    for (let i = lengthFrom; i < lengthTo; i++) {
+      const d = (buf[i] as number) - 0x30;
+      if (d < 0 || d > 9) {
+        ok = false;
+        break;
+      }
+      length = length * 10 + d;
+    }
+    if (!ok) throw this.fail(ERRORS.BAD_HEADER_VALUE, `content-length "${buf.toString('utf8', lengthFrom, lengthTo)}" is not a decimal number`);
+    // Up to 15 digits the sum above is exact; longer numbers are parsed as the general path does.
+    if (lengthTo - lengthFrom > 15) length = Number(buf.toString('latin1', lengthFrom, lengthTo));
+    this.withLength(cmd, length);
+  }
+
+  /** The general path of {@link onHeaders}: decode the lines into the header list, then check. */
+  private generalHeaders(buf: Buffer, at: number, from: number, to: number, cmd: StompCommand, version: StompVersion | null): void {
+    if (!isUtf8(buf.subarray(at, at + this.headerEnd))) throw this.fail(ERRORS.BAD_UTF8, 'command or header lines are not valid UTF-8');
+    const headers = decodeHeaderLines(buf.toString('utf8', from, to), version, cmd);
+    if (!Array.isArray(headers)) {
+      const fault = headers as HeaderFault;
+      throw this.fail(fault.escape ? ERRORS.BAD_ESCAPE : ERRORS.BAD_HEADER, fault.message);
+    }
+    this.decoded = headers;
+    this.headerText = '';
     this.frameVersion = version;
     this.checkHeaders(cmd, version, headers);
 
     const lengthText = first(headers, 'content-length');
-    const lim = this.limits;
-    if (lengthText !== undefined) {
-      if (!DIGITS.test(lengthText)) throw this.fail(ERRORS.BAD_HEADER_VALUE, `content-length "${lengthText}" is not a decimal number`);
-      const length = Number(lengthText);
-      if (length > lim.maxBodySize) throw this.fail(ERRORS.BODY_TOO_LARGE, `body larger than ${lim.maxBodySize} bytes`);
-      if (this.headerEnd + length + 1 > lim.maxFrameSize) throw this.fail(ERRORS.FRAME_TOO_LARGE, `frame larger than ${lim.maxFrameSize} bytes`);
-      if (length > 0 && !this.mayHaveBody(cmd)) throw this.fail(ERRORS.UNEXPECTED_BODY, `${cmd} frame must not have a body`);
-      this.bodyLength = length;
-      this.bodyRemaining = length;
-      this.state = S_BODY_LENGTH;
-    } else if (this.mayHaveBody(cmd)) {
-      this.bodyLength = 0;
-      this.state = S_BODY_SCAN;
-    } else {
-      this.bodyLength = 0;
-      this.state = S_NUL;
+    if (lengthText === undefined) {
+      this.withoutLength(cmd);
+      return;
     }
+    if (!DIGITS.test(lengthText)) throw this.fail(ERRORS.BAD_HEADER_VALUE, `content-length "${lengthText}" is not a decimal number`);
+    this.withLength(cmd, Number(lengthText));
+  }
+
+  /** A `content-length` of `length` bytes: check it and read that many bytes of body. */
+  private withLength(cmd: StompCommand, length: number): void {
+    const lim = this.limits;
+    if (length > lim.maxBodySize) throw this.fail(ERRORS.BODY_TOO_LARGE, `body larger than ${lim.maxBodySize} bytes`);
+    if (this.headerEnd + length + 1 > lim.maxFrameSize) throw this.fail(ERRORS.FRAME_TOO_LARGE, `frame larger than ${lim.maxFrameSize} bytes`);
+    if (length > 0 && !this.mayHaveBody(cmd)) throw this.fail(ERRORS.UNEXPECTED_BODY, `${cmd} frame must not have a body`);
+    this.bodyLength = length;
+    this.bodyRemaining = length;
+    this.state = S_BODY_LENGTH;
+  }
+
+  /** No `content-length`: the body ends at the first NUL, or the frame has no body. */
+  private withoutLength(cmd: StompCommand): void {
+    this.bodyLength = 0;
+    this.state = this.mayHaveBody(cmd) ? S_BODY_SCAN : S_NUL;
   }
 
   private mayHaveBody(command: StompCommand): boolean {
     return BODY_COMMANDS.has(command) || this.frameVersion === '1.0';
   }
 
-  private checkCommand(command: string): StompCommand {
-    const client = CLIENT_COMMANDS.has(command);
-    if (!client && !SERVER_COMMANDS.has(command)) {
-      throw this.fail(ERRORS.UNKNOWN_COMMAND, `unknown command "${printable(command)}"`);
+  /** Checks the command matched on the command line `buf[at, at + length)` (`null`: none matched). */
+  private checkCommand(command: StompCommand | null, buf: Buffer, at: number, length: number): StompCommand {
+    if (command === null) {
+      throw this.fail(ERRORS.UNKNOWN_COMMAND, `unknown command "${printable(buf.toString('latin1', at, at + length))}"`);
     }
+    const client = CLIENT_COMMANDS.has(command);
     if (this.direction === 'toServer') {
       if (!client) throw this.fail(ERRORS.COMMAND_NOT_ALLOWED, `${command} is a server command; a client must not send it`);
       const connect = command === 'CONNECT' || command === 'STOMP';
@@ -430,7 +601,7 @@ export class StompCodec implements Codec<StompFrame> {
       }
       if (this.opened && command === 'CONNECTED') throw this.fail(ERRORS.UNEXPECTED_FRAME, 'CONNECTED after the session was opened');
     }
-    return command as StompCommand;
+    return command;
   }
 
   private checkHeaders(command: StompCommand, version: StompVersion | null, headers: readonly StompHeader[]): void {
@@ -475,7 +646,7 @@ export class StompCodec implements Codec<StompFrame> {
         return;
       case 'UNSUBSCRIBE':
         if (v !== '1.0') this.require(command, headers, 'id');
-        else if (first(headers, 'id') === undefined && first(headers, 'destination') === undefined) this.missing(command, 'id or destination');
+        else if (!this.present(headers, 'id') && !this.present(headers, 'destination')) this.missing(command, 'id or destination');
         return;
       case 'ACK':
       case 'NACK':
@@ -506,7 +677,13 @@ export class StompCodec implements Codec<StompFrame> {
   }
 
   private require(command: StompCommand, headers: readonly StompHeader[], name: string): void {
-    if (first(headers, name) === undefined) this.missing(command, name);
+    if (!this.present(headers, name)) this.missing(command, name);
+  }
+
+  /** Whether a header `name` is present: in `headers` on the general path, else among the names seen on the bytes. */
+  private present(headers: readonly StompHeader[], name: string): boolean {
+    if (this.decoded !== null) return first(headers, name) !== undefined;
+    return (this.seen & headerBit(name)) !== 0;
   }
 
   private missing(command: StompCommand, name: string): never {
@@ -530,42 +707,9 @@ export class StompCodec implements Codec<StompFrame> {
     if (found.length === 0) throw this.fail(ERRORS.UNSUPPORTED_VERSION, `accept-version "${printable(text)}" offers no supported version (1.0, 1.1, 1.2)`);
     return found.sort();
   }
-
-  private unescape(text: string, version: StompVersion | null, header: string): string {
-    let out = '';
-    let from = 0;
-    let i = text.indexOf('\\');
-    while (i !== -1) {
-      const c = text.charCodeAt(i + 1);
-      let rep: string;
-      if (c === 0x6e) rep = '\n';
-      else if (c === 0x63) rep = ':';
-      else if (c === 0x5c) rep = '\\';
-      else if (c === 0x72 && version === '1.2') rep = '\r';
-      else {
-        const seq = i + 1 < text.length ? '\\' + text[i + 1] : '\\ at the end';
-        throw this.fail(ERRORS.BAD_ESCAPE, `undefined escape ${printable(seq)} in header "${printable(header)}" (STOMP ${version})`);
-      }
-      out += text.slice(from, i) + rep;
-      from = i + 2;
-      i = text.indexOf('\\', from);
-    }
-    return out + text.slice(from);
-  }
-}
-
-function stripCR(line: string): string {
-  return line.charCodeAt(line.length - 1) === 0x0d ? line.slice(0, -1) : line;
 }
 
 function first(headers: readonly StompHeader[], name: string): string | undefined {
   for (let i = 0; i < headers.length; i++) if (headers[i][0] === name) return headers[i][1];
   return undefined;
-}
-
-/** Peer text for an error message: at most 64 characters, control characters shown as `\xNN`. */
-function printable(text: string): string {
-  const cut = text.length > 64 ? text.slice(0, 64) + '...' : text;
-  // eslint-disable-next-line no-control-regex
-  return cut.replace(/[\u0000-\u001f\u007f]/g, (c) => '\\x' + c.charCodeAt(0).toString(16).padStart(2, '0'));
 }
