@@ -17,7 +17,6 @@ import { corpus, toServerFrames, toClientFrames } from '../support/corpus/amqp09
 
 // amqplib's generated encoders: an independent oracle for the wire format.
 // The package's export map hides lib/, so it is loaded by path.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const defs = require(join(__dirname, '../../node_modules/amqplib/lib/defs.js')) as {
   encodeMethod(id: number, channel: number, fields: Record<string, unknown>): Buffer;
   encodeProperties(id: number, channel: number, size: number, fields: Record<string, unknown>): Buffer;

@@ -16,7 +16,6 @@ import { amqp10 as e, CODES, feedBytes, feedSplit, randomCuts } from '../support
 import { corpus, message, toClientFrames, toServerFrames } from '../support/corpus/amqp10';
 
 // rhea's frame encoder: an independent oracle for the wire format.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const rheaFrames = require(join(__dirname, '../../node_modules/rhea/lib/frames.js')) as {
   write_frame(frame: unknown): Buffer;
   amqp_frame(channel: number, performative: unknown, payload?: Buffer): unknown;

@@ -294,6 +294,5 @@ function skipSpaces(text: string, i: number): number {
 /** Peer text for an error message: at most 64 characters, control characters shown as `\xNN`. */
 function printable(text: string): string {
   const cut = text.length > 64 ? text.slice(0, 64) + '...' : text;
-  // eslint-disable-next-line no-control-regex
   return cut.replace(/[\u0000-\u001f\u007f]/g, (c) => '\\x' + c.charCodeAt(0).toString(16).padStart(2, '0'));
 }

@@ -48,7 +48,6 @@ export function validateLine(message: Buffer, direction: Direction, limits?: Par
 export function replyFor(err: WireError): Buffer | null {
   if (err.protocol !== 'irc' || err.direction !== 'toServer') return null;
   const summary = ERROR_BY_CODE.get(err.code)?.summary ?? 'Protocol violation';
-  // eslint-disable-next-line no-control-regex
   const text = `${summary} (${err.code})`.replace(/[\u0000\r\n]/g, ' ');
   return Buffer.from(`ERROR :${text}\r\n`, 'utf8');
 }
