@@ -9,7 +9,7 @@ import type { AcceptUri } from './config/schema';
 import { GATEWAY_ERRORS, type GatewayErrorSpec } from './errors';
 import { Metrics, type ServiceMetrics } from './metrics';
 import { TrustedProxies, clientAddress } from './forwarded';
-import { createSecurity, type Guard, type Security, type Subject } from '../security';
+import { SECURITY_ERRORS, createSecurity, type Guard, type Security, type Subject } from '../security';
 import { Session, type Endpoints } from './session';
 import { SERVICE_TYPES } from './services';
 import { sendText } from './services/http';
@@ -191,7 +191,9 @@ export class Gateway implements GatewayView {
       service.handleRequest(req, res, subpath);
       return;
     }
-    if (guard.applyCors(req, res) !== 'continue') return;
+    const cors = guard.applyCors(req, res);
+    if (cors === 'refused') mount.state.metrics.error(SECURITY_ERRORS.ORIGIN_REFUSED.code);
+    if (cors !== 'continue') return;
     const handle = service.handleRequest.bind(service);
     void guard.check(req).then(
       (verdict) => {
@@ -213,19 +215,30 @@ export class Gateway implements GatewayView {
   private securityEndpoint(state: ServiceState, req: IncomingMessage, res: ServerResponse, subpath: string): boolean {
     const { guard } = state;
     if (!guard || req.method !== 'POST' && req.method !== 'OPTIONS') return false;
+    // The guard answers these itself; its refusals name their code in X-Gangway-Error.
+    const count = (): void => {
+      res.once('finish', () => {
+        const code = res.getHeader('X-Gangway-Error');
+        if (typeof code === 'string') state.metrics.error(code);
+      });
+    };
     switch (subpath) {
       case '/ticket':
+        count();
         void guard.handleTicketRequest(req, res);
         return true;
       case '/refresh':
+        count();
         void guard.handleRefreshRequest(req, res);
         return true;
       case '/login':
         if (!this.security.cookies) return false;
+        count();
         void guard.handleLoginRequest(req, res);
         return true;
       case '/logout':
         if (!this.security.cookies) return false;
+        count();
         guard.handleLogoutRequest(req, res);
         return true;
       default:
