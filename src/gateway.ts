@@ -50,6 +50,11 @@ interface SessionAuth {
   readonly refreshKey: string | undefined;
 }
 
+/** `error` listener of an upgrading socket: a module-level function, so it keeps no request alive. */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
 /** Answers an upgrade with an HTTP error and closes the socket. */
 function refuseUpgrade(socket: Duplex, status: number, message: string, headers: Record<string, string> = {}): void {
   if (!socket.writable) {
@@ -247,7 +252,7 @@ export class Gateway implements GatewayView {
   }
 
   private onUpgrade(listener: Listener, req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroyOnError);
     const path = requestPath(req.url);
     const mount = path === null ? null : this.route(listener, path);
     if (!mount) {

@@ -2,7 +2,7 @@
 # Entry point of the back-end containers in docker-compose.yml: prepares one server from the
 # same templates and table that compose/up uses on the host, then runs it in the foreground.
 #
-# Usage: container-entry.sh {activemq|rabbitmq|prosody|ngircd|redis}
+# Usage: container-entry.sh {activemq|rabbitmq|prosody|ngircd|inspircd|redis}
 # Environment: compose/.env (env_file) plus the container overrides in docker-compose.yml
 # (BIND_ADDRESS, STATE_DIR, RABBITMQ_GUEST_LOOPBACK_ONLY, ACTIVEMQ_AMQP_CONNECTOR).
 # Mounts: compose/ at /compose (read-only), compose/.state/certs at $STATE_DIR/certs.
@@ -55,6 +55,7 @@ case ${1:-} in
       var=XMPP_PASSWORD_$(echo "$user" | tr '[:lower:]' '[:upper:]')
       password=$(printenv "$var") || { echo "compose/.env has no $var" >&2; exit 1; }
       prosodyctl --config "$STATE_DIR/etc/prosody.cfg.lua" register "$user" "$XMPP_DOMAIN" "$password"
+      prosodyctl --config "$STATE_DIR/etc/prosody.cfg.lua" register "$user" "$XMPP_SECURE_DOMAIN" "$password"
     done
     exec setpriv --reuid=prosody --regid=prosody --init-groups -- \
       prosody --config "$STATE_DIR/etc/prosody.cfg.lua" -F
@@ -66,6 +67,13 @@ case ${1:-} in
     render /compose/ngircd/ngircd.conf "$STATE_DIR/etc/ngircd.conf"
     exec ngircd --nodaemon --config "$STATE_DIR/etc/ngircd.conf"
     ;;
+  inspircd)
+    install_cert "$STATE_DIR/inspircd" irc:irc
+    render /compose/inspircd/inspircd.conf "$STATE_DIR/etc/inspircd.conf"
+    touch "$STATE_DIR/logs/inspircd.log" 2>/dev/null || { mkdir -p "$STATE_DIR/logs"; touch "$STATE_DIR/logs/inspircd.log"; }
+    chown irc:irc "$STATE_DIR/logs/inspircd.log" "$STATE_DIR/inspircd"
+    exec setpriv --reuid=irc --regid=irc --init-groups -- inspircd --nofork --config="$STATE_DIR/etc/inspircd.conf"
+    ;;
   redis)
     mkdir -p "$STATE_DIR/redis"
     chown redis:redis "$STATE_DIR/redis"
@@ -73,7 +81,7 @@ case ${1:-} in
     exec docker-entrypoint.sh redis-server "$STATE_DIR/etc/redis.conf"
     ;;
   *)
-    echo "usage: container-entry.sh {activemq|rabbitmq|prosody|ngircd|redis}" >&2
+    echo "usage: container-entry.sh {activemq|rabbitmq|prosody|ngircd|inspircd|redis}" >&2
     exit 2
     ;;
 esac

@@ -3,7 +3,7 @@
 # using bash's /dev/tcp (the images have no Node). The ports come from compose/.env, which
 # docker-compose.yml passes to every container as its environment.
 #
-# Usage: healthcheck.sh {activemq|rabbitmq|prosody|ngircd|redis|gangway}
+# Usage: healthcheck.sh {activemq|rabbitmq|prosody|ngircd|inspircd|redis|gangway}
 set -euo pipefail
 host=127.0.0.1
 
@@ -40,11 +40,13 @@ case ${1:-} in
     exchange "$XMPP_C2S_PORT" "<?xml version='1.0'?><stream:stream to='$XMPP_DOMAIN' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>" 'urn:ietf:params:xml:ns:xmpp-tls' ;;
   ngircd)
     exchange "$IRC_PORT" 'NICK health\r\nUSER health 0 * :health\r\nQUIT\r\n' '^:[^ ]+ 001 ' ;;
+  inspircd)
+    exchange "$INSPIRCD_PORT" 'STARTTLS\r\n' '^:[^ ]+ 670 ' ;;
   redis)
     exchange "$REDIS_PORT" 'PING\r\n' '^\+PONG' ;;
   gangway)
     exec 3<>"/dev/tcp/$host/$GANGWAY_PORT" ;;
   *)
-    echo "usage: healthcheck.sh {activemq|rabbitmq|prosody|ngircd|redis|gangway}" >&2
+    echo "usage: healthcheck.sh {activemq|rabbitmq|prosody|ngircd|inspircd|redis|gangway}" >&2
     exit 2 ;;
 esac

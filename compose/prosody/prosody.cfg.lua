@@ -55,6 +55,11 @@ VirtualHost "${XMPP_DOMAIN}"
   -- only on encrypted streams (allow_unencrypted_plain_auth stays false); SCRAM-SHA-1 works on both.
   c2s_require_encryption = false
 
+VirtualHost "${XMPP_SECURE_DOMAIN}"
+  -- Encryption required before authentication, as on a production server: Gangway's xmpp.proxy
+  -- with `starttls` upgrades the link itself and injects the credential after the handshake.
+  c2s_require_encryption = true
+
 -- Rooms open at once for their first occupant (no XEP-0045 instant-room configuration step).
 Component "${XMPP_MUC_DOMAIN}" "muc"
   restrict_room_creation = false

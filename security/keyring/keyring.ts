@@ -130,9 +130,12 @@ export class Keyring {
     const { store } = options;
     const now = options.now ?? (() => new Date());
     let meta = await store.readMeta();
-    const inputs = [options.key, ...(options.previousKeys ?? [])];
     let kdf: KdfParams | null = meta?.kdf ?? null;
-    const needsKdf = inputs.some((k) => !(k instanceof MasterKey) && isPassphraseSource(k));
+    const isPassphrase = (k: MasterKeySource | MasterKey): boolean => !(k instanceof MasterKey) && isPassphraseSource(k);
+    // A previous key derived from a passphrase cannot have encrypted anything when no salt is stored.
+    const previous = (options.previousKeys ?? []).filter((k) => kdf !== null || !isPassphrase(k));
+    const inputs = [options.key, ...previous];
+    const needsKdf = isPassphrase(options.key);
     if (needsKdf && !kdf) {
       if (meta) {
         throw new KeyringError('WRONG_KEY', `${store.description}: the keyring's key (key id ${meta.primaryKid}) is not derived from a passphrase; give its key file or variable`);

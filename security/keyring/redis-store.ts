@@ -81,6 +81,7 @@ export class RedisKeyringStore implements KeyringStore {
   private readonly client: Redis;
   private readonly owned: boolean;
   private readonly prefix: string;
+  private lastError: string | null = null;
 
   constructor(options: RedisStoreOptions) {
     this.prefix = options.prefix ?? KEYRING_DEFAULTS.redisPrefix;
@@ -90,19 +91,30 @@ export class RedisKeyringStore implements KeyringStore {
       this.description = `redis (${this.prefix})`;
     } else {
       if (!options.url) throw new KeyringError('INVALID', 'the Redis store needs a URL');
+      let connectedOnce = false;
       this.client = new Redis(options.url, {
         lazyConnect: true,
         connectTimeout: 2000,
+        // How long a closing socket may linger before it is destroyed (ioredis keeps the process
+        // alive for that long).
+        disconnectTimeout: 200,
         maxRetriesPerRequest: 1,
-        retryStrategy: (times) => Math.min(times * 200, 2000),
+        // The first connection fails fast (a CLI run or a gateway start reports it at once);
+        // once connected, a lost connection is retried for ever, backing off to 2 s.
+        retryStrategy: (times) => (connectedOnce ? Math.min(times * 200, 2000) : null),
         ...options.redisOptions,
+      });
+      this.client.once('ready', () => {
+        connectedOnce = true;
       });
       this.owned = true;
       this.description = `redis ${describeRedisUrl(options.url)} (${this.prefix})`;
     }
-    // Connection errors surface through the commands that fail; the client's own error events
-    // must have a listener or Node ends the process.
-    this.client.on('error', () => undefined);
+    // Connection errors surface through the commands that fail (the last one is kept for their
+    // messages); without a listener Node would end the process on the client's error events.
+    this.client.on('error', (err: Error) => {
+      this.lastError = err.message;
+    });
   }
 
   /** Connects (for a client this store made); throws naming the server when it cannot. */
@@ -112,7 +124,7 @@ export class RedisKeyringStore implements KeyringStore {
         await this.client.connect();
       } catch (err) {
         this.client.disconnect();
-        throw new KeyringError('STORE', `${this.description}: cannot connect: ${messageOf(err)}`, { cause: err });
+        throw new KeyringError('STORE', `${this.description}: cannot connect: ${this.lastError ?? messageOf(err)}`, { cause: err });
       }
     }
   }

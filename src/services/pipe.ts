@@ -54,6 +54,41 @@ export interface Transform {
   backendReply?(err: WireError): Buffer | null;
   /** Bytes that end the protocol session cleanly toward the back end after the client's input was refused. */
   farewell?(): Buffer | null;
+  /**
+   * Called once, before the preamble, with the session's link to the back end: what a transform
+   * uses to speak to the back end on its own (STARTTLS, a login) and to upgrade the link to TLS.
+   */
+  attach?(link: BackendLink): void;
+  /**
+   * Runs once when the session starts (a credential lookup, a STARTTLS negotiation). Client
+   * messages are held, in order, until it settles; they are bounded by the session's
+   * `maxBufferedBytes` and the wait by `connectTimeoutMs`. Throwing a {@link WireError} refuses the
+   * session with the protocol's own error ({@link Transform.clientReply}).
+   */
+  start?(): Promise<void>;
+}
+
+/** What a transform may do to the back-end connection besides answering its bytes. */
+export interface BackendLink {
+  /** Whether the link is encrypted now: `tls://`, or after {@link BackendLink.startTls}. */
+  readonly secure: boolean;
+  /** Writes bytes to the back end (with the session's flow control). */
+  write(data: Buffer): void;
+  /**
+   * Wraps the connected back-end socket in TLS (STARTTLS), verifying the certificate with the
+   * service's `tls` settings (`caFile`, `serverName`, client `certFile`/`keyFile`), and carries on
+   * reading from the TLS socket. Call it from `fromBackend` right after the back end agreed, so
+   * nothing else is read in plaintext. Resolves `true` once the handshake is done, `false` when it
+   * failed (the session is then already being closed with `GW_ERR_BACKEND_TLS`).
+   */
+  startTls(): Promise<boolean>;
+  /** Refuses the session with the transform's reply for `err`, as if the client's input had been refused. */
+  refuse(err: WireError): void;
+  /**
+   * Ends the session after what was sent to the client (a back end's refusal of the login that
+   * it does not follow with a close itself): WebSocket close `code`, back-end connection ended.
+   */
+  close(code: number, reason: string): void;
 }
 
 /** Close after the back end sent something the client must not see (RFC 6455: bad gateway). */
@@ -67,21 +102,36 @@ const TLS_ERROR = /^(ERR_TLS|ERR_SSL|CERT_|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO_|HOS
 /** Connects to `connect` as configured (TCP, or TLS with the service's trust settings). */
 export function connectBackend(config: ServiceConfig<PipeProperties>): net.Socket {
   const url = config.connect as URL;
-  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const host = backendHost(url);
   const port = Number(url.port);
   if (url.protocol !== 'tls:') return net.connect({ host, port, noDelay: true });
+  const socket = tls.connect({ host, port, ...tlsOptions(config, host) });
+  socket.setNoDelay(true);
+  return socket;
+}
+
+function backendHost(url: URL): string {
+  return url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+}
+
+/** TLS options from the service's trust settings: SNI and the name checked, CA, client certificate. */
+function tlsOptions(config: ServiceConfig<PipeProperties>, host: string): tls.ConnectionOptions {
   const t = config.properties.tls ?? {};
   const servername = t.serverName ?? (net.isIP(host) ? undefined : host);
-  const socket = tls.connect({
-    host,
-    port,
+  return {
     ...(servername === undefined ? {} : { servername }),
     ...(t.caFile ? { ca: readFileSync(t.caFile) } : {}),
     ...(t.certFile ? { cert: readFileSync(t.certFile) } : {}),
     ...(t.keyFile ? { key: readFileSync(t.keyFile) } : {}),
-  });
-  socket.setNoDelay(true);
-  return socket;
+  };
+}
+
+/** Wraps a connected socket in TLS toward the service's back end (STARTTLS). */
+function upgradeBackend(config: ServiceConfig<PipeProperties>, socket: net.Socket): tls.TLSSocket {
+  const host = backendHost(config.connect as URL);
+  const secure = tls.connect({ socket, host, ...tlsOptions(config, host) });
+  secure.setNoDelay(true);
+  return secure;
 }
 
 /** `/ready` for a back end: does it accept a connection (and a TLS handshake) within 2 s? */
@@ -117,10 +167,10 @@ export function runPipe(session: Session, ctx: PipeContext, transform: Transform
   const { config, metrics, log } = ctx;
   const { ws, limits } = session;
   const target = redactUri(config.connect as URL);
-  const secure = (config.connect as URL).protocol === 'tls:';
+  let secure = (config.connect as URL).protocol === 'tls:';
   let connected = false;
   const started = process.hrtime.bigint();
-  const sock = connectBackend(config);
+  let sock = connectBackend(config);
   const toBackend = session.valveFromClient();
   session.setPeer(sock);
 
@@ -135,6 +185,7 @@ export function runPipe(session: Session, ctx: PipeContext, transform: Transform
     sock.destroy();
   };
   const refused = (err: WireError, fromClient: boolean): void => {
+    if (session.closeSent !== undefined) return;
     log.info({ session: session.id, code: err.code, direction: err.direction, reason: err.message }, 'input refused');
     // Counts the error against the service once (Session.fail records it in the same metrics).
     session.fail(err.code);
@@ -153,6 +204,82 @@ export function runPipe(session: Session, ctx: PipeContext, transform: Transform
 
   const timer = setTimeout(() => fail(GATEWAY_ERRORS.BACKEND_TIMEOUT, `back end ${target} did not answer within ${limits.connectTimeoutMs} ms`), limits.connectTimeoutMs);
 
+  const sendToClient = (data: Buffer, binary: boolean): void => session.send(data, binary);
+  const onData = (chunk: Buffer): void => {
+    if (session.closed || session.closeSent !== undefined) return;
+    try {
+      transform.fromBackend(chunk, sendToClient);
+    } catch (err) {
+      if (err instanceof WireError) refused(err, false);
+      else if (err instanceof BackendDataError) fail(err.spec, err.message);
+      else throw err;
+    }
+  };
+  const onEnd = (): void => {
+    if (!session.closed) session.close(1000, 'back end closed the connection');
+  };
+  const onError = (err: NodeJS.ErrnoException): void => {
+    clearTimeout(timer);
+    if (session.closed || session.closeSent !== undefined) return;
+    const code = err.code ?? '';
+    if (TLS_ERROR.test(code)) fail(GATEWAY_ERRORS.BACKEND_TLS, `TLS with back end ${target} failed: ${code}`);
+    else if (!connected) fail(GATEWAY_ERRORS.BACKEND_REFUSED, `back end ${target} refused: ${code || err.message}`);
+    else fail(GATEWAY_ERRORS.BACKEND_LOST, `back end connection lost: ${code || err.message}`);
+  };
+  const onClose = (): void => {
+    clearTimeout(timer);
+    if (!session.closed) session.close(1000, 'back end closed the connection');
+  };
+  const listen = (s: net.Socket): void => {
+    s.on('data', onData);
+    s.on('end', onEnd);
+    s.on('error', onError);
+    s.on('close', onClose);
+  };
+
+  const link: BackendLink = {
+    get secure() {
+      return secure;
+    },
+    write,
+    startTls() {
+      if (secure) return Promise.resolve(true);
+      const plain = sock;
+      plain.removeListener('data', onData);
+      plain.removeListener('end', onEnd);
+      plain.removeListener('close', onClose);
+      // Errors of the plain socket reach the TLS socket too; the listener stays so none is unhandled.
+      const upgraded = upgradeBackend(config, plain);
+      sock = upgraded;
+      session.setPeer(upgraded);
+      listen(upgraded);
+      return new Promise<boolean>((resolve) => {
+        const handshake = setTimeout(() => {
+          fail(GATEWAY_ERRORS.BACKEND_TLS, `TLS with back end ${target} failed: no handshake within ${limits.connectTimeoutMs} ms`);
+          resolve(false);
+        }, limits.connectTimeoutMs);
+        upgraded.once('secureConnect', () => {
+          clearTimeout(handshake);
+          secure = true;
+          log.debug({ session: session.id, protocol: upgraded.getProtocol() }, 'back end link upgraded to TLS');
+          resolve(true);
+        });
+        upgraded.once('close', () => {
+          clearTimeout(handshake);
+          resolve(false);
+        });
+      });
+    },
+    refuse(err) {
+      refused(err, true);
+    },
+    close(code, reason) {
+      session.close(code, truncateReason(reason));
+      if (!sock.destroyed) sock.end();
+    },
+  };
+  transform.attach?.(link);
+
   if (config.properties.proxyProtocol) write(proxyHeaderV2(session));
   const preamble = transform.preamble?.();
   if (preamble) write(preamble);
@@ -162,37 +289,9 @@ export function runPipe(session: Session, ctx: PipeContext, transform: Transform
     connected = true;
     metrics.backendConnected(Number(process.hrtime.bigint() - started) / 1e9);
   });
-  const sendToClient = (data: Buffer, binary: boolean): void => session.send(data, binary);
-  sock.on('data', (chunk: Buffer) => {
-    if (session.closed || session.closeSent !== undefined) return;
-    try {
-      transform.fromBackend(chunk, sendToClient);
-    } catch (err) {
-      if (err instanceof WireError) refused(err, false);
-      else if (err instanceof BackendDataError) fail(err.spec, err.message);
-      else throw err;
-    }
-  });
-  sock.on('end', () => {
-    if (!session.closed) session.close(1000, 'back end closed the connection');
-  });
-  sock.on('error', (err: NodeJS.ErrnoException) => {
-    clearTimeout(timer);
-    if (session.closed || session.closeSent !== undefined) return;
-    const code = err.code ?? '';
-    if (TLS_ERROR.test(code)) fail(GATEWAY_ERRORS.BACKEND_TLS, `TLS with back end ${target} failed: ${code}`);
-    else if (!connected) fail(GATEWAY_ERRORS.BACKEND_REFUSED, `back end ${target} refused: ${code || err.message}`);
-    else fail(GATEWAY_ERRORS.BACKEND_LOST, `back end connection lost: ${code || err.message}`);
-  });
-  sock.on('close', () => {
-    clearTimeout(timer);
-    if (!session.closed) session.close(1000, 'back end closed the connection');
-  });
+  listen(sock);
 
-  ws.on('message', (raw: RawData, isBinary: boolean) => {
-    const data = asBuffer(raw);
-    session.received(data.length);
-    if (sock.destroyed || session.closeSent !== undefined) return;
+  const fromClient = (data: Buffer, isBinary: boolean): void => {
     let out: Buffer | null;
     try {
       out = transform.fromClient(data, isBinary);
@@ -204,6 +303,54 @@ export function runPipe(session: Session, ctx: PipeContext, transform: Transform
       throw err;
     }
     if (out && out.length > 0) write(out);
+  };
+
+  /** Client messages held while `start()` runs, and their size. */
+  let held: { data: Buffer; isBinary: boolean }[] | null = null;
+  let heldBytes = 0;
+  if (transform.start) {
+    held = [];
+    const startTimer = setTimeout(
+      () => fail(GATEWAY_ERRORS.BACKEND_TIMEOUT, `session start toward ${target} did not finish within ${limits.connectTimeoutMs} ms`),
+      limits.connectTimeoutMs,
+    );
+    transform.start().then(
+      () => {
+        clearTimeout(startTimer);
+        const queue = held ?? [];
+        held = null;
+        heldBytes = 0;
+        for (const m of queue) {
+          if (sock.destroyed || session.closeSent !== undefined) return;
+          fromClient(m.data, m.isBinary);
+        }
+      },
+      (err: unknown) => {
+        clearTimeout(startTimer);
+        held = null;
+        if (err instanceof WireError) refused(err, true);
+        else {
+          log.warn({ session: session.id, err }, 'session start failed');
+          fail(GATEWAY_ERRORS.BACKEND_LOST, `session start toward ${target} failed`);
+        }
+      },
+    );
+  }
+
+  ws.on('message', (raw: RawData, isBinary: boolean) => {
+    const data = asBuffer(raw);
+    session.received(data.length);
+    if (sock.destroyed || session.closeSent !== undefined) return;
+    if (held !== null) {
+      heldBytes += data.length;
+      if (heldBytes > limits.maxBufferedBytes) {
+        fail(GATEWAY_ERRORS.MESSAGE_TOO_LARGE, `client sent more than ${limits.maxBufferedBytes} bytes before the session toward ${target} started`);
+        return;
+      }
+      held.push({ data, isBinary });
+      return;
+    }
+    fromClient(data, isBinary);
   });
 
   session.onClose((code) => {

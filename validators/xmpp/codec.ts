@@ -5,8 +5,11 @@
  * The tokenizer is a state machine over Buffer indices. A top-level unit (stanza, nonza, stream
  * header) lying inside one pushed chunk is handed out as a view of that chunk; a unit spanning
  * chunks is copied once into a carry buffer that never grows beyond `maxStanzaBytes + 1`.
- * UTF-8 is validated once per complete unit; names and the top-level element's attributes are
- * decoded once per element.
+ * UTF-8 is validated once per complete unit. Runs of bytes that need no decision (character data,
+ * attribute values, names) are skipped in tight loops over a 256-entry class table. Strings are
+ * made only where a frame or a namespace check needs them (the top-level element's name and
+ * attributes, prefixes, namespace URIs), through a cache by content (`intern.ts`); nested
+ * elements are checked on their bytes.
  *
  * Specs: RFC 6120 §4 (streams), §8 (stanzas), §11 (XML usage); RFC 7395 §3 (WebSocket framing);
  * XML 1.0 (fifth edition); Namespaces in XML 1.0 (third edition).
@@ -14,6 +17,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Codec, CodecPair, Direction, ErrorSpec, WireFrame } from '../types';
 import { ERRORS, XmppWireError } from './errors';
+import { NAMES, VALUES } from './intern';
 import {
   NS_CLIENT, NS_FRAMING, NS_SASL, NS_SERVER, NS_STREAMS, NS_TLS, NS_XML, NS_XMLNS,
   type XmppFraming, type XmppOptions,
@@ -63,6 +67,13 @@ CT[0x5f] = C_NAME_START | C_NAME; // _
 CT[0x3a] = C_NAME_START | C_NAME; // :
 CT[0x2d] = C_NAME; // -
 CT[0x2e] = C_NAME; // .
+// Bytes that end a run of plain character data: '<', '&', '>' (for "]]>") and control characters.
+const C_TEXT_STOP = 16;
+// Bytes that end a run of plain attribute value: quotes, '&', '<', control characters, tab, LF, CR.
+const C_VALUE_STOP = 32;
+for (let b = 0; b < 0x20; b++) CT[b] = (CT[b] as number) | C_VALUE_STOP | ((CT[b] as number) & C_CTRL ? C_TEXT_STOP : 0);
+for (const b of [0x3c, 0x26, 0x3e]) CT[b] = (CT[b] as number) | C_TEXT_STOP;
+for (const b of [0x22, 0x27, 0x26, 0x3c]) CT[b] = (CT[b] as number) | C_VALUE_STOP;
 
 const LT = 0x3c;
 const GT = 0x3e;
@@ -115,7 +126,8 @@ const ATTR_STRIDE = 5;
 const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 const CDATA_OPEN = Buffer.from('CDATA[', 'latin1');
 const XML_TARGET = Buffer.from('xml', 'latin1');
-const XMLNS = Buffer.from('xmlns', 'latin1');
+const NS_XML_BYTES = Buffer.from(NS_XML, 'latin1');
+const NS_XMLNS_BYTES = Buffer.from(NS_XMLNS, 'latin1');
 const EMPTY_ATTRIBUTES: Readonly<Record<string, string>> = Object.freeze(Object.create(null) as Record<string, string>);
 
 const PREDEFINED = ['lt', 'gt', 'amp', 'quot', 'apos'].map((n) => Buffer.from(n, 'latin1'));
@@ -145,6 +157,7 @@ function decodeReference(_match: string, body: string): string {
 
 /** Decodes an attribute value already checked by the tokenizer (normalization per XML 1.0 §3.3.3). */
 function decodeValue(buf: Buffer, start: number, end: number, flags: number): string {
+  if (flags === 0) return VALUES.get(buf, start, end);
   let s = buf.toString('utf8', start, end);
   if ((flags & A_WS) !== 0) s = s.replace(ATTR_NORMALIZE, ' ');
   if ((flags & A_AMP) !== 0) s = s.replace(ENTITY_REF, decodeReference);
@@ -192,6 +205,8 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
   // Token positions (indices into the current buffer).
   private nameStart = 0;
   private nameEnd = 0;
+  /** Index of the ':' in the start tag's name, or -1. */
+  private nameColon = -1;
   private attrNameStart = 0;
   private attrNameEnd = 0;
   private valueStart = 0;
@@ -206,11 +221,18 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
   protected wsStart = -1;
 
   // Open elements inside the current unit: [nameStart, nameEnd, bindingsMark] per element.
+  // Entries above `stackTop` are stale: the array is reused, never shrunk.
   private readonly stack: number[] = [];
+  private stackTop = 0;
   private depth = 0;
   // Attributes of the start tag being read: [nameStart, nameEnd, valueStart, valueEnd, flags].
   private readonly attrs: number[] = [];
   private attrCount = 0;
+  // Per attribute of the start tag being processed: index of its ':' (or -1), namespace if prefixed.
+  private readonly attrColons: number[] = [];
+  private readonly attrUris: string[] = [];
+  // Indices of the prefixed attributes checked so far (expanded-name uniqueness).
+  private readonly expandedIndex: number[] = [];
   // Namespace bindings in scope: [prefix, uri, prefix, uri, ...]; the stream header's first.
   private bindings: string[] = [];
   /** Name bytes of the open `<stream:stream>` element (TCP). */
@@ -280,15 +302,19 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
    */
   protected scan(buf: Buffer, pos: number, end: number, out: XmppFrame[]): number {
     const o = this.opts;
+    // The unit's size limit, reloaded after every call that may start or complete a unit.
+    let fl = this.frameLimit;
+    // Runs of bytes that need no look (plain text, plain attribute values, name bytes, whitespace in
+    // a tag) are skipped in tight loops bounded by the end of the buffer, the unit's size limit and
+    // the limit of the token; the byte a loop stops at is then handled exactly like any other.
     for (; pos < end; pos++) {
-      const c = buf[pos] as number;
-      if (pos >= this.frameLimit) {
-        this.fail(ERRORS.STANZA_TOO_LARGE, `top-level element at byte ${this.at(this.frameStart)} exceeds maxStanzaBytes (${o.maxStanzaBytes})`);
-      }
+      let c = buf[pos] as number;
+      if (pos >= fl) this.tooLarge();
       switch (this.state) {
         case S_LEVEL:
           if (c === LT) {
             this.levelMarkup(buf, pos, out);
+            fl = this.frameLimit;
             this.state = S_LT;
           } else if ((CT[c] as number) & C_WS) {
             if (!this.inFrame && this.wsStart < 0) this.wsStart = pos;
@@ -298,6 +324,15 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
           break;
 
         case S_TEXT:
+          if (!((CT[c] as number) & C_TEXT_STOP)) {
+            const stop = minOf(end, fl, this.textStart + o.maxTextBytes);
+            if (pos < stop) {
+              do pos++; while (pos < stop && !((CT[buf[pos] as number] as number) & C_TEXT_STOP));
+              if (pos === end) return end;
+              if (pos >= fl) this.tooLarge();
+              c = buf[pos] as number;
+            }
+          }
           if (c === LT) {
             this.state = S_LT;
             break;
@@ -343,15 +378,18 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
 
         case S_START_NAME:
           if ((CT[c] as number) & C_NAME) {
-            if (pos - this.nameStart >= o.maxNameBytes) this.nameTooLong(this.nameStart);
-            break;
+            pos = this.skipName(buf, pos, end, fl, this.nameStart);
+            if (pos === end) return end;
+            c = buf[pos] as number;
+            if ((CT[c] as number) & C_NAME) this.nameTooLong(this.nameStart);
           }
           this.nameEnd = pos;
-          this.checkQName(buf, this.nameStart, pos, 'element');
+          this.nameColon = this.checkQName(buf, this.nameStart, pos, 'element');
           if ((CT[c] as number) & C_WS) {
             this.state = S_TAG;
           } else if (c === GT) {
             if (this.startTagEnd(buf, pos, false, out)) return pos + 1;
+            fl = this.frameLimit;
           } else if (c === SLASH) {
             this.state = S_EMPTY;
           } else {
@@ -360,9 +398,14 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
           break;
 
         case S_TAG:
-          if ((CT[c] as number) & C_WS) break;
+          if ((CT[c] as number) & C_WS) {
+            const stop = fl < end ? fl : end;
+            while (pos + 1 < stop && (CT[buf[pos + 1] as number] as number) & C_WS) pos++;
+            break;
+          }
           if (c === GT) {
             if (this.startTagEnd(buf, pos, false, out)) return pos + 1;
+            fl = this.frameLimit;
           } else if (c === SLASH) {
             this.state = S_EMPTY;
           } else if ((CT[c] as number) & C_NAME_START) {
@@ -381,6 +424,7 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
             this.state = S_TAG;
           } else if (c === GT) {
             if (this.startTagEnd(buf, pos, false, out)) return pos + 1;
+            fl = this.frameLimit;
           } else if (c === SLASH) {
             this.state = S_EMPTY;
           } else {
@@ -390,12 +434,24 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
 
         case S_ATTR_NAME:
           if ((CT[c] as number) & C_NAME) {
-            if (pos - this.attrNameStart >= o.maxNameBytes) this.nameTooLong(this.attrNameStart);
-            break;
+            pos = this.skipName(buf, pos, end, fl, this.attrNameStart);
+            if (pos === end) return end;
+            c = buf[pos] as number;
+            if ((CT[c] as number) & C_NAME) this.nameTooLong(this.attrNameStart);
           }
           this.attrNameEnd = pos;
           if (c === EQ) {
-            this.state = S_ATTR_QUOTE;
+            // The usual opening quote right after '=' is taken here, as S_ATTR_QUOTE would.
+            const q = pos + 1 < end && pos + 1 < fl ? (buf[pos + 1] as number) : 0;
+            if (q === DQUOTE || q === SQUOTE) {
+              pos++;
+              this.quote = q;
+              this.valueStart = pos + 1;
+              this.valueFlags = 0;
+              this.state = S_ATTR_VALUE;
+            } else {
+              this.state = S_ATTR_QUOTE;
+            }
           } else if ((CT[c] as number) & C_WS) {
             this.state = S_ATTR_EQ;
           } else {
@@ -422,6 +478,15 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
           break;
 
         case S_ATTR_VALUE:
+          if (!((CT[c] as number) & C_VALUE_STOP)) {
+            const stop = minOf(end, fl, this.valueStart + o.maxAttributeValueBytes);
+            if (pos < stop) {
+              do pos++; while (pos < stop && !((CT[buf[pos] as number] as number) & C_VALUE_STOP));
+              if (pos === end) return end;
+              if (pos >= fl) this.tooLarge();
+              c = buf[pos] as number;
+            }
+          }
           if (c === this.quote) {
             const i = this.attrCount * ATTR_STRIDE;
             const a = this.attrs;
@@ -432,6 +497,22 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
             a[i + 4] = this.valueFlags;
             this.attrCount++;
             this.state = S_AFTER_VALUE;
+            // The usual byte after the closing quote (a space, '>' or '/') is taken here, as
+            // S_AFTER_VALUE would.
+            if (pos + 1 < end && pos + 1 < fl) {
+              const n = buf[pos + 1] as number;
+              if (n === GT) {
+                pos++;
+                if (this.startTagEnd(buf, pos, false, out)) return pos + 1;
+                fl = this.frameLimit;
+              } else if (n === SLASH) {
+                pos++;
+                this.state = S_EMPTY;
+              } else if ((CT[n] as number) & C_WS) {
+                pos++;
+                this.state = S_TAG;
+              }
+            }
             break;
           }
           if (pos - this.valueStart >= o.maxAttributeValueBytes) {
@@ -453,6 +534,7 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
         case S_EMPTY:
           if (c !== GT) this.fail(ERRORS.NOT_WELL_FORMED, `expected ">" after "/" at byte ${this.at(pos)}`);
           if (this.startTagEnd(buf, pos, true, out)) return pos + 1;
+          fl = this.frameLimit;
           break;
 
         case S_END_NAME:
@@ -460,13 +542,16 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
             if (pos === this.nameStart && !((CT[c] as number) & C_NAME_START)) {
               this.fail(ERRORS.INVALID_NAME, `invalid end tag name at byte ${this.at(pos)}`);
             }
-            if (pos - this.nameStart >= o.maxNameBytes) this.nameTooLong(this.nameStart);
-            break;
+            pos = this.skipName(buf, pos, end, fl, this.nameStart);
+            if (pos === end) return end;
+            c = buf[pos] as number;
+            if ((CT[c] as number) & C_NAME) this.nameTooLong(this.nameStart);
           }
           if (pos === this.nameStart) this.fail(ERRORS.NOT_WELL_FORMED, `end tag without a name at byte ${this.at(pos)}`);
           this.nameEnd = pos;
           if (c === GT) {
             if (this.endTag(buf, pos, out)) return pos + 1;
+            fl = this.frameLimit;
           } else if ((CT[c] as number) & C_WS) {
             this.state = S_END_TAG;
           } else {
@@ -477,12 +562,22 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
         case S_END_TAG:
           if (c === GT) {
             if (this.endTag(buf, pos, out)) return pos + 1;
+            fl = this.frameLimit;
           } else if (!((CT[c] as number) & C_WS)) {
             this.fail(ERRORS.NOT_WELL_FORMED, `unexpected ${show(c)} in end tag at byte ${this.at(pos)}`);
           }
           break;
 
         case S_ENTITY:
+          if (((CT[c] as number) & C_NAME) || c === HASH) {
+            const stop = minOf(end, fl, this.entityStart + 1 + o.maxNameBytes);
+            if (pos < stop) {
+              do pos++; while (pos < stop && (((CT[buf[pos] as number] as number) & C_NAME) || buf[pos] === HASH));
+              if (pos === end) return end;
+              if (pos >= fl) this.tooLarge();
+              c = buf[pos] as number;
+            }
+          }
           if (c === SEMI) {
             this.checkReference(buf, this.entityStart + 1, pos);
             this.state = this.entityReturn;
@@ -561,6 +656,22 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
     return end;
   }
 
+  /**
+   * Skips the name bytes from `pos` (a name byte) while the name stays within `maxNameBytes` and
+   * the unit within its size limit. Returns `end`, or the index of the first byte not skipped:
+   * a byte ending the name, or a name byte beyond the name limit.
+   */
+  private skipName(buf: Buffer, pos: number, end: number, frameLimit: number, start: number): number {
+    const stop = minOf(end, frameLimit, start + this.opts.maxNameBytes);
+    while (pos < stop && (CT[buf[pos] as number] as number) & C_NAME) pos++;
+    if (pos < end && pos >= frameLimit) this.tooLarge();
+    return pos;
+  }
+
+  private tooLarge(): never {
+    this.fail(ERRORS.STANZA_TOO_LARGE, `top-level element at byte ${this.at(this.frameStart)} exceeds maxStanzaBytes (${this.opts.maxStanzaBytes})`);
+  }
+
   /** '<' outside any top-level element: stream-state checks, then the unit begins. */
   private levelMarkup(buf: Buffer, pos: number, out: XmppFrame[]): void {
     if (this.phase === P_CLOSED) {
@@ -610,8 +721,11 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
     this.fail(ERRORS.NAME_TOO_LONG, `name at byte ${this.at(start)} exceeds maxNameBytes (${this.opts.maxNameBytes})`);
   }
 
-  /** Checks a QName already known to consist of name bytes and to start with a name-start byte. */
-  private checkQName(buf: Buffer, start: number, end: number, what: string): void {
+  /**
+   * Checks a QName already known to consist of name bytes and to start with a name-start byte.
+   * Returns the index of its ':', or -1.
+   */
+  private checkQName(buf: Buffer, start: number, end: number, what: string): number {
     let colon = -1;
     let nonAscii = false;
     for (let i = start; i < end; i++) {
@@ -630,6 +744,7 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
     if (nonAscii && !XML_NAME.test(buf.toString('utf8', start, end))) {
       this.invalidName(buf, start, end, what, 'not an XML name');
     }
+    return colon;
   }
 
   private invalidName(buf: Buffer, start: number, end: number, what: string, why: string): never {
@@ -662,7 +777,7 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
       return;
     }
     for (const name of PREDEFINED) {
-      if (name.length === len && buf.compare(name, 0, len, start, end) === 0) return;
+      if (name.length === len && sameSpan(name, buf, start)) return;
     }
     this.fail(ERRORS.ENTITY_REFERENCE, `reference to entity "${buf.toString('utf8', start, end)}" at byte ${this.at(start - 1)}: only &lt; &gt; &amp; &quot; &apos; are allowed in XMPP (RFC 6120 §11.1)`);
   }
@@ -709,25 +824,47 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
     return undefined;
   }
 
-  /** Declarations, attribute uniqueness and prefixes of the start tag just read. */
-  private processAttributes(buf: Buffer): void {
+  /**
+   * Declarations, attribute uniqueness and prefixes of the start tag just read. `nested`: the
+   * element is below the top-level element, so its default namespace is never looked up (only
+   * prefixes are, for nested elements) and its `xmlns` declaration is checked without being bound.
+   */
+  private processAttributes(buf: Buffer, nested: boolean): void {
     const a = this.attrs;
     const n = this.attrCount;
+    const colons = this.attrColons;
+    let prefixed = 0;
     for (let i = 0; i < n; i++) {
-      const s = a[i * ATTR_STRIDE] as number;
-      const e = a[i * ATTR_STRIDE + 1] as number;
-      this.checkQName(buf, s, e, 'attribute');
+      const k = i * ATTR_STRIDE;
+      const s = a[k] as number;
+      const e = a[k + 1] as number;
+      const len = e - s;
+      const colon = this.checkQName(buf, s, e, 'attribute');
+      colons[i] = colon;
+      if (colon >= 0) prefixed++;
       for (let j = 0; j < i; j++) {
         const s2 = a[j * ATTR_STRIDE] as number;
-        const e2 = a[j * ATTR_STRIDE + 1] as number;
-        if (e2 - s2 === e - s && buf.compare(buf, s2, e2, s, e) === 0) {
+        if ((a[j * ATTR_STRIDE + 1] as number) - s2 === len && sameBytes(buf, s2, s, len)) {
           this.fail(ERRORS.DUPLICATE_ATTRIBUTE, `duplicate attribute "${buf.toString('utf8', s, e)}" at byte ${this.at(s)}`);
         }
       }
       // xmlns or xmlns:prefix
-      if (e - s >= 5 && buf.compare(XMLNS, 0, 5, s, s + 5) === 0 && (e - s === 5 || buf[s + 5] === COLON)) {
-        const prefix = e - s === 5 ? '' : buf.toString('utf8', s + 6, e);
-        const uri = decodeValue(buf, a[i * ATTR_STRIDE + 2] as number, a[i * ATTR_STRIDE + 3] as number, a[i * ATTR_STRIDE + 4] as number);
+      if (
+        len >= 5 && buf[s] === 0x78 && buf[s + 1] === 0x6d && buf[s + 2] === 0x6c && buf[s + 3] === 0x6e && buf[s + 4] === 0x73 &&
+        (len === 5 || buf[s + 5] === COLON)
+      ) {
+        if (nested && len === 5) {
+          const vs = a[k + 2] as number;
+          const ve = a[k + 3] as number;
+          const flags = a[k + 4] as number;
+          const reserved = flags === 0
+            ? spanIs(buf, vs, ve, NS_XMLNS_BYTES) || spanIs(buf, vs, ve, NS_XML_BYTES)
+            : isReservedNamespace(decodeValue(buf, vs, ve, flags));
+          if (reserved) this.fail(ERRORS.UNBOUND_PREFIX, `illegal namespace declaration "${buf.toString('utf8', s, e)}" at byte ${this.at(s)}`);
+          continue;
+        }
+        const prefix = len === 5 ? '' : NAMES.get(buf, s + 6, e);
+        const uri = decodeValue(buf, a[k + 2] as number, a[k + 3] as number, a[k + 4] as number);
         if (prefix === 'xmlns' || uri === NS_XMLNS || (prefix === 'xml') !== (uri === NS_XML)) {
           this.fail(ERRORS.UNBOUND_PREFIX, `illegal namespace declaration "${buf.toString('utf8', s, e)}" at byte ${this.at(s)}`);
         }
@@ -737,35 +874,51 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
         this.bindings.push(prefix, uri);
       }
     }
-    // Prefixed attributes: prefixes bound, expanded names unique.
-    let expanded: string[] | null = null;
+    if (prefixed === 0) return;
+    // Prefixed attributes: prefixes bound, expanded names (namespace, local name) unique.
+    const uris = this.attrUris;
+    let expanded = 0;
     for (let i = 0; i < n; i++) {
+      const colon = colons[i] as number;
+      if (colon < 0) continue;
       const s = a[i * ATTR_STRIDE] as number;
       const e = a[i * ATTR_STRIDE + 1] as number;
-      const colon = findColon(buf, s, e);
-      if (colon < 0) continue;
-      const prefix = buf.toString('utf8', s, colon);
+      const prefix = NAMES.get(buf, s, colon);
       if (prefix === 'xmlns') continue;
       const uri = this.lookup(prefix);
       if (uri === undefined) this.fail(ERRORS.UNBOUND_PREFIX, `attribute prefix "${prefix}" not declared at byte ${this.at(s)}`);
-      const key = `${uri}\u0000${buf.toString('utf8', colon + 1, e)}`;
-      expanded ??= [];
-      if (expanded.includes(key)) {
-        this.fail(ERRORS.DUPLICATE_ATTRIBUTE, `duplicate attribute "${buf.toString('utf8', s, e)}" (same namespace and local name) at byte ${this.at(s)}`);
+      for (let j = 0; j < expanded; j++) {
+        const other = this.expandedIndex[j] as number;
+        if (uris[other] === uri && this.sameLocal(buf, other, i)) {
+          this.fail(ERRORS.DUPLICATE_ATTRIBUTE, `duplicate attribute "${buf.toString('utf8', s, e)}" (same namespace and local name) at byte ${this.at(s)}`);
+        }
       }
-      expanded.push(key);
+      uris[i] = uri;
+      this.expandedIndex[expanded++] = i;
     }
   }
 
-  /** Namespace of the element whose name is `buf[nameStart, nameEnd)`. */
+  /** Whether the local parts of prefixed attributes `i` and `j` decode to the same string. */
+  private sameLocal(buf: Buffer, i: number, j: number): boolean {
+    const a = this.attrs;
+    const si = (this.attrColons[i] as number) + 1;
+    const ei = a[i * ATTR_STRIDE + 1] as number;
+    const sj = (this.attrColons[j] as number) + 1;
+    const ej = a[j * ATTR_STRIDE + 1] as number;
+    if (ei - si === ej - sj && sameBytes(buf, si, sj, ei - si)) return true;
+    // Different bytes may still decode alike where they are not valid UTF-8 (the unit is refused
+    // later, but the first error must stay the first).
+    if (asciiOnly(buf, si, ei) && asciiOnly(buf, sj, ej)) return false;
+    return buf.toString('utf8', si, ei) === buf.toString('utf8', sj, ej);
+  }
+
+  /** Namespace of the element whose name is `buf[nameStart, nameEnd)` with its ':' at `nameColon`. */
   private elementNamespace(buf: Buffer): string {
-    const s = this.nameStart;
-    const e = this.nameEnd;
-    const colon = findColon(buf, s, e);
+    const colon = this.nameColon;
     if (colon < 0) return this.lookup('') ?? '';
-    const prefix = buf.toString('utf8', s, colon);
+    const prefix = NAMES.get(buf, this.nameStart, colon);
     const uri = this.lookup(prefix);
-    if (uri === undefined) this.fail(ERRORS.UNBOUND_PREFIX, `element prefix "${prefix}" not declared at byte ${this.at(s)}`);
+    if (uri === undefined) this.fail(ERRORS.UNBOUND_PREFIX, `element prefix "${prefix}" not declared at byte ${this.at(this.nameStart)}`);
     return uri;
   }
 
@@ -775,7 +928,7 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
     const a = this.attrs;
     for (let i = 0; i < this.attrCount; i++) {
       const k = i * ATTR_STRIDE;
-      out[buf.toString('utf8', a[k] as number, a[k + 1] as number)] = decodeValue(buf, a[k + 2] as number, a[k + 3] as number, a[k + 4] as number);
+      out[NAMES.get(buf, a[k] as number, a[k + 1] as number)] = decodeValue(buf, a[k + 2] as number, a[k + 3] as number, a[k + 4] as number);
     }
     return out;
   }
@@ -787,15 +940,15 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
     if (this.depth === 1 && this.topIsFraming) {
       this.fail(ERRORS.BAD_STREAM_HEADER, `<${this.topName}/> must be empty, child element at byte ${this.at(this.nameStart - 1)}`);
     }
-    this.processAttributes(buf);
-    if (findColon(buf, this.nameStart, this.nameEnd) >= 0) this.elementNamespace(buf);
+    if (this.attrCount !== 0) this.processAttributes(buf, true);
+    if (this.nameColon >= 0) this.elementNamespace(buf);
     if (empty) {
-      this.bindings.length = mark;
+      if (this.bindings.length !== mark) this.bindings.length = mark;
       this.state = S_TEXT;
       this.textStart = pos + 1;
       return false;
     }
-    this.stack.push(this.nameStart, this.nameEnd, mark);
+    this.pushElement(mark);
     this.depth++;
     this.state = S_TEXT;
     this.textStart = pos + 1;
@@ -803,9 +956,9 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
   }
 
   private topStartTag(buf: Buffer, pos: number, empty: boolean, mark: number, out: XmppFrame[]): boolean {
-    this.processAttributes(buf);
+    if (this.attrCount !== 0) this.processAttributes(buf, false);
     const ns = this.elementNamespace(buf);
-    const name = buf.toString('utf8', this.nameStart, this.nameEnd);
+    const name = NAMES.get(buf, this.nameStart, this.nameEnd);
     const colon = name.indexOf(':');
     const local = colon < 0 ? name : name.slice(colon + 1);
     this.topName = name;
@@ -852,10 +1005,10 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
     if (!this.topIsFraming) this.checkFirstLevel(ns, local, name);
 
     if (empty) {
-      this.bindings.length = mark;
+      if (this.bindings.length !== mark) this.bindings.length = mark;
       return this.completeFrame(buf, pos + 1, out);
     }
-    this.stack.push(this.nameStart, this.nameEnd, mark);
+    this.pushElement(mark);
     this.depth = 1;
     this.state = S_TEXT;
     this.textStart = pos + 1;
@@ -863,30 +1016,34 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
   }
 
   private checkFirstLevel(ns: string, local: string, name: string): void {
-    const where = `at byte ${this.at(this.nameStart - 1)}`;
     const content = this.opts.contentNamespace;
-    if (ns === '') this.fail(ERRORS.INVALID_NAMESPACE, `first-level element <${name}> ${where} has no namespace`);
+    if (ns === '') this.fail(ERRORS.INVALID_NAMESPACE, `first-level element <${name}> ${this.tagAt()} has no namespace`);
     if (ns === content) {
       if (local !== 'message' && local !== 'presence' && local !== 'iq') {
-        this.fail(ERRORS.UNSUPPORTED_STANZA_TYPE, `<${name}> ${where} is not a stanza (message, presence, iq) of ${content}`);
+        this.fail(ERRORS.UNSUPPORTED_STANZA_TYPE, `<${name}> ${this.tagAt()} is not a stanza (message, presence, iq) of ${content}`);
       }
       return;
     }
     if (ns === NS_CLIENT || ns === NS_SERVER) {
-      this.fail(ERRORS.INVALID_NAMESPACE, `<${name}> ${where} is in ${ns}, this stream's content namespace is ${content}`);
+      this.fail(ERRORS.INVALID_NAMESPACE, `<${name}> ${this.tagAt()} is in ${ns}, this stream's content namespace is ${content}`);
     }
     if (ns === NS_STREAMS) {
       if (local !== 'features' && local !== 'error') {
-        this.fail(ERRORS.UNSUPPORTED_STANZA_TYPE, `<${name}> ${where} is not a first-level element of the stream namespace (features, error)`);
+        this.fail(ERRORS.UNSUPPORTED_STANZA_TYPE, `<${name}> ${this.tagAt()} is not a first-level element of the stream namespace (features, error)`);
       }
       return;
     }
     if (ns === NS_FRAMING) {
-      this.fail(ERRORS.UNSUPPORTED_STANZA_TYPE, `<${name}> ${where}: framing-namespace elements are only <open/> and <close/> over WebSocket`);
+      this.fail(ERRORS.UNSUPPORTED_STANZA_TYPE, `<${name}> ${this.tagAt()}: framing-namespace elements are only <open/> and <close/> over WebSocket`);
     }
     if (ns === NS_TLS && this.framing === 'websocket') {
-      this.fail(ERRORS.STARTTLS_OVER_WEBSOCKET, `<${name}> ${where}: STARTTLS is not allowed over WebSocket (RFC 7395 §3.5)`);
+      this.fail(ERRORS.STARTTLS_OVER_WEBSOCKET, `<${name}> ${this.tagAt()}: STARTTLS is not allowed over WebSocket (RFC 7395 §3.5)`);
     }
+  }
+
+  /** `at byte N` for the '<' of the start tag just read, for error messages. */
+  private tagAt(): string {
+    return `at byte ${this.at(this.nameStart - 1)}`;
   }
 
   private checkVersion(): void {
@@ -897,18 +1054,17 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
   }
 
   private openTcpStream(buf: Buffer, pos: number, empty: boolean, mark: number, out: XmppFrame[]): boolean {
-    const where = `at byte ${this.at(this.nameStart - 1)}`;
     if (this.topNs !== NS_STREAMS) {
-      this.fail(ERRORS.INVALID_NAMESPACE, `stream header ${where} is in namespace "${this.topNs}", expected "${NS_STREAMS}"`);
+      this.fail(ERRORS.INVALID_NAMESPACE, `stream header ${this.tagAt()} is in namespace "${this.topNs}", expected "${NS_STREAMS}"`);
     }
-    if (empty) this.fail(ERRORS.BAD_STREAM_HEADER, `self-closing stream header ${where}`);
+    if (empty) this.fail(ERRORS.BAD_STREAM_HEADER, `self-closing stream header ${this.tagAt()}`);
     let content: string | undefined;
     for (let i = this.bindings.length - 2; i >= mark; i -= 2) {
       if (this.bindings[i] === '') content = this.bindings[i + 1];
     }
-    if (content === undefined) this.fail(ERRORS.INVALID_NAMESPACE, `stream header ${where} declares no content namespace (xmlns)`);
+    if (content === undefined) this.fail(ERRORS.INVALID_NAMESPACE, `stream header ${this.tagAt()} declares no content namespace (xmlns)`);
     if (content !== this.opts.contentNamespace) {
-      this.fail(ERRORS.INVALID_NAMESPACE, `stream header ${where} declares content namespace "${content}", expected "${this.opts.contentNamespace}"`);
+      this.fail(ERRORS.INVALID_NAMESPACE, `stream header ${this.tagAt()} declares content namespace "${content}", expected "${this.opts.contentNamespace}"`);
     }
     this.checkVersion();
     const restart = this.phase === P_STREAM;
@@ -928,7 +1084,7 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
     if (this.depth === 0) {
       const open = this.streamName;
       if (this.framing === 'tcp' && this.phase === P_STREAM && open !== null && !this.afterDecl) {
-        if (open.length !== e - s || buf.compare(open, 0, open.length, s, e) !== 0) {
+        if (open.length !== e - s || !sameSpan(open, buf, s)) {
           this.fail(ERRORS.MISMATCHED_TAG, `end tag </${buf.toString('utf8', s, e)}> at byte ${this.at(s - 2)} does not match <${open.toString('utf8')}>`);
         }
         this.topName = open.toString('utf8');
@@ -943,14 +1099,15 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
       this.fail(ERRORS.MISMATCHED_TAG, `end tag </${buf.toString('utf8', s, e)}> at byte ${this.at(s - 2)} closes no open element`);
     }
     const st = this.stack;
-    const top = st.length - 3;
+    const top = this.stackTop - 3;
     const os = st[top] as number;
     const oe = st[top + 1] as number;
-    if (oe - os !== e - s || buf.compare(buf, os, oe, s, e) !== 0) {
+    if (oe - os !== e - s || !sameBytes(buf, os, s, e - s)) {
       this.fail(ERRORS.MISMATCHED_TAG, `end tag </${buf.toString('utf8', s, e)}> at byte ${this.at(s - 2)} does not match <${buf.toString('utf8', os, oe)}>`);
     }
-    this.bindings.length = st[top + 2] as number;
-    st.length = top;
+    const mark = st[top + 2] as number;
+    if (this.bindings.length !== mark) this.bindings.length = mark;
+    this.stackTop = top;
     this.depth--;
     this.textStart = pos + 1;
     this.state = S_TEXT;
@@ -993,7 +1150,7 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
     this.afterDecl = false;
     this.frameLimit = NO_LIMIT;
     this.depth = 0;
-    this.stack.length = 0;
+    this.stackTop = 0;
     this.topAttrs = EMPTY_ATTRIBUTES;
     this.topIsFraming = false;
     this.state = S_LEVEL;
@@ -1006,6 +1163,16 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
     return false;
   }
 
+  /** Pushes the element whose start tag was just read; `mark` is the bindings length before it. */
+  private pushElement(mark: number): void {
+    const st = this.stack;
+    const top = this.stackTop;
+    st[top] = this.nameStart;
+    st[top + 1] = this.nameEnd;
+    st[top + 2] = mark;
+    this.stackTop = top + 3;
+  }
+
   /** Framing-specific bookkeeping after a top-level unit completed. */
   protected abstract onFrameComplete(): void;
 
@@ -1015,6 +1182,7 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
     if (this.frameLimit !== NO_LIMIT) this.frameLimit += delta;
     this.nameStart += delta;
     this.nameEnd += delta;
+    if (this.nameColon >= 0) this.nameColon += delta;
     this.attrNameStart += delta;
     this.attrNameEnd += delta;
     this.valueStart += delta;
@@ -1022,7 +1190,7 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
     this.entityStart += delta;
     this.declStart += delta;
     const st = this.stack;
-    for (let i = 0; i < st.length; i += 3) {
+    for (let i = 0; i < this.stackTop; i += 3) {
       st[i] = (st[i] as number) + delta;
       st[i + 1] = (st[i + 1] as number) + delta;
     }
@@ -1041,10 +1209,36 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
   }
 }
 
-/** Index of the first ':' in `buf[start, end)`, or -1. */
-function findColon(buf: Buffer, start: number, end: number): number {
-  for (let i = start; i < end; i++) if (buf[i] === COLON) return i;
-  return -1;
+function minOf(a: number, b: number, c: number): number {
+  const m = a < b ? a : b;
+  return m < c ? m : c;
+}
+
+/** Whether `buf[a, a + len)` and `buf[b, b + len)` hold the same bytes. */
+function sameBytes(buf: Buffer, a: number, b: number, len: number): boolean {
+  for (let i = 0; i < len; i++) if (buf[a + i] !== buf[b + i]) return false;
+  return true;
+}
+
+/** Whether `buf[start, start + bytes.length)` holds `bytes`. */
+function sameSpan(bytes: Uint8Array, buf: Buffer, start: number): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== buf[start + i]) return false;
+  return true;
+}
+
+/** Whether `buf[start, end)` holds exactly `bytes`. */
+function spanIs(buf: Buffer, start: number, end: number, bytes: Uint8Array): boolean {
+  return end - start === bytes.length && sameSpan(bytes, buf, start);
+}
+
+/** The namespaces no default declaration may name (Namespaces in XML 1.0 §3). */
+function isReservedNamespace(uri: string): boolean {
+  return uri === NS_XMLNS || uri === NS_XML;
+}
+
+function asciiOnly(buf: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if ((buf[i] as number) >= 0x80) return false;
+  return true;
 }
 
 function show(c: number): string {

@@ -63,6 +63,8 @@ class StompJmsError extends Error {
 }
 
 const SERVER = 'Gangway/0.1.0';
+/** How long a closing client gets to answer the WebSocket close before it is cut. */
+const CLOSE_GRACE_MS = 2000;
 const VERSIONS: readonly StompVersion[] = ['1.0', '1.1', '1.2'];
 const ACK_MODES: ReadonlySet<string> = new Set<AckMode>(['auto', 'client', 'client-individual']);
 const TEMP_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
@@ -370,13 +372,23 @@ export class StompJmsConnection {
     }
     const n = body.length;
     this.toBroker.add(n);
-    const op = this.binding()
-      .then(async (b) => {
-        await this.declareTemps(b, msg.destination, msg.replyTo);
-        await b.send(msg);
-      })
-      .finally(() => this.toBroker.release(n));
+    const op = this.sendOnce(msg, this.ctx.props.brokerFailure === 'keep').finally(() => this.toBroker.release(n));
     this.receipt(f, op, `SEND to ${f.header('destination') ?? ''}`);
+  }
+
+  /**
+   * Sends and waits for the broker's confirmation. With `retry`, a message whose confirmation was
+   * lost with the broker connection is sent once more on the next connection (at least once).
+   */
+  private async sendOnce(msg: JmsMessage, retry: boolean): Promise<void> {
+    const b = await this.binding();
+    await this.declareTemps(b, msg.destination, msg.replyTo);
+    try {
+      await b.send(msg);
+    } catch (err) {
+      if (retry && (this.member as Member).current() !== b && this.state === 'open') return this.sendOnce(msg, false);
+      throw err;
+    }
   }
 
   // --- SUBSCRIBE / UNSUBSCRIBE -----------------------------------------------------------------
@@ -603,7 +615,9 @@ export class StompJmsConnection {
   private onDisconnect(f: StompFrame): void {
     const id = f.header('receipt');
     this.state = 'closed';
-    void this.receipts.then(() => {
+    // Waits for what the client sent before (their receipts), but not past connectTimeoutMs.
+    const settled = new Promise<void>((resolve) => setTimeout(resolve, this.timeoutMs).unref());
+    void Promise.race([this.receipts, settled]).then(() => {
       if (id !== undefined) this.outbox.push(encodeFrame({ command: 'RECEIPT', headers: [['receipt-id', id]] }, this.version), null);
       this.end(1000, 'DISCONNECT');
     });
@@ -645,6 +659,11 @@ export class StompJmsConnection {
     this.state = 'closed';
     this.outbox.drain(true);
     this.session.close(code, reason.slice(0, 120), errorCode);
+    // A client that does not read never answers the close handshake: cut it after a grace period.
+    const cut = setTimeout(() => {
+      if (!this.session.closed) this.session.ws.terminate();
+    }, CLOSE_GRACE_MS);
+    cut.unref();
   }
 
   private cleanup(): void {

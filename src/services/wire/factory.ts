@@ -3,6 +3,9 @@ import type { Session } from '../../session';
 import type { ServiceMetrics } from '../../metrics';
 import { pipePropertiesShape, probeBackend, runPipe, type PipeProperties, type Transform } from '../pipe';
 import type { Service, ServiceType } from '../types';
+import { credentialSourceFor, injectSchema, type CredentialSource, type InjectProperties } from '../inject/types';
+import { Injector } from '../inject/injector';
+import type { ProtocolName } from '../../../validators/types';
 
 /** Protocol limits as users override them: names and types of the validator's own defaults. */
 export function limitsSchema(defaults: Readonly<Record<string, unknown>>): z.ZodType<Record<string, number | boolean>> {
@@ -14,13 +17,37 @@ export function limitsSchema(defaults: Readonly<Record<string, unknown>>): z.Zod
   });
 }
 
+/** Properties every protocol proxy takes. */
+export interface WireProperties extends PipeProperties {
+  readonly inject?: InjectProperties;
+}
+
 /** What a protocol proxy type contributes: its properties and a transform per session. */
-export interface WireProtocol<P extends PipeProperties> {
+export interface WireProtocol<P extends WireProperties> {
   readonly type: string;
   /** Subprotocols spoken when the service lists none, in order of preference. */
   readonly subprotocols: readonly string[];
   readonly properties: z.ZodType<P>;
-  transform(session: Session, properties: P, metrics: ServiceMetrics): Transform;
+  /**
+   * The session's transform. `credentials` is where injected credentials come from: set when the
+   * service has `inject`, `null` otherwise.
+   */
+  transform(session: Session, properties: P, metrics: ServiceMetrics, credentials: CredentialSource | null): Transform;
+}
+
+/** What the gateway gives protocol proxy types. */
+export interface WireDependencies {
+  /** The per-user credential store behind `inject.source: keyring`; none: such sessions are refused. */
+  readonly keyring?: CredentialSource;
+}
+
+/**
+ * The session's injector when the service injects credentials (`properties.inject`), else `null`.
+ * The user is the session's authenticated subject's name (`null` on an unguarded service).
+ */
+export function injectorFor(protocol: ProtocolName, session: Session, properties: WireProperties, credentials: CredentialSource | null): Injector | null {
+  if (!properties.inject || credentials === null) return null;
+  return new Injector(protocol, properties.inject, credentials, session.service, session.subject?.user ?? null);
 }
 
 /**
@@ -28,7 +55,7 @@ export interface WireProtocol<P extends PipeProperties> {
  * client frame is validated before it is forwarded; the back end's stream is validated before the
  * client sees it (it is also how Gangway cuts it into messages).
  */
-export function wireProxyType<P extends PipeProperties>(protocol: WireProtocol<P>): ServiceType<P> {
+export function wireProxyType<P extends WireProperties>(protocol: WireProtocol<P>, deps: WireDependencies = {}): ServiceType<P> {
   return {
     type: protocol.type,
     accepts: ['ws'],
@@ -37,10 +64,12 @@ export function wireProxyType<P extends PipeProperties>(protocol: WireProtocol<P
     defaultSubprotocols: protocol.subprotocols,
     create(ctx): Service {
       const { config, metrics } = ctx;
+      const inject = (config.properties as WireProperties).inject;
+      const credentials = inject ? credentialSourceFor(inject, deps.keyring) : null;
       return {
         config,
         handleSession(session: Session): void {
-          runPipe(session, ctx, protocol.transform(session, config.properties, metrics));
+          runPipe(session, ctx, protocol.transform(session, config.properties, metrics, credentials));
         },
         ready: () => probeBackend(config),
       };
@@ -49,4 +78,8 @@ export function wireProxyType<P extends PipeProperties>(protocol: WireProtocol<P
 }
 
 /** The shape every protocol proxy's properties start from. */
-export const wirePropertiesShape = pipePropertiesShape;
+export const wirePropertiesShape = {
+  ...pipePropertiesShape,
+  /** Credential injection toward the back end (src/services/inject/types.ts). */
+  inject: injectSchema.optional(),
+};

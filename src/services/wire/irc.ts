@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import net from 'node:net';
 import { DEFAULT_LIMITS, IrcCodecPair, replyFor, type IrcLimits } from '../../../validators/irc';
-import { limitsSchema, wirePropertiesShape, type WireProtocol } from './factory';
+import { INJECT_ERRORS, InjectionError } from '../inject/injector';
+import type { BackendLink, Transform } from '../pipe';
+import { injectorFor, limitsSchema, wirePropertiesShape, type WireProtocol } from './factory';
 
 const properties = z.strictObject({
   ...wirePropertiesShape,
@@ -18,6 +20,13 @@ const properties = z.strictObject({
       gateway: z.string().regex(/^[^\s:]+$/, { message: 'expected a name without spaces or ":"' }).default('gangway'),
     })
     .optional(),
+  /**
+   * Upgrade the link to the server with IRCv3 STARTTLS before anything of the client's is sent
+   * (`STARTTLS`, reply 670, TLS handshake checked against `tls`); the session is refused when
+   * the server answers otherwise. Ignored on `tls://`.
+   * @default false
+   */
+  starttls: z.boolean().default(false),
 });
 
 type IrcProxyProperties = z.infer<typeof properties>;
@@ -38,37 +47,65 @@ function withoutLineEnd(raw: Buffer): Buffer {
   return raw.subarray(0, end);
 }
 
+/** IRCv3 STARTTLS replies: 670 RPL_STARTTLS, 691 ERR_STARTTLS; 421 (unknown command) and 451 (not registered) from servers without it. */
+const STARTTLS_OK = '670';
+const STARTTLS_ANSWERS: ReadonlySet<string> = new Set([STARTTLS_OK, '691', '421', '451']);
+
 /**
  * `irc.proxy`: IRCv3 WebSocket (`text.ircv3.net`, `binary.ircv3.net`, or no subprotocol as text):
  * one IRC message per WebSocket message without a line end, in both directions; tags kept. With
- * `webirc`, the server learns the client's real address.
+ * `webirc`, the server learns the client's real address. With `starttls`, Gangway upgrades the
+ * link (IRCv3 STARTTLS) before the client's first line; with `inject`, it sends `PASS` with the
+ * stored password first (the client's own PASS lines are dropped). Clients see neither.
  */
 export const ircProxy: WireProtocol<IrcProxyProperties> = {
   type: 'irc.proxy',
   subprotocols: ['text.ircv3.net', 'binary.ircv3.net'],
   properties,
-  transform(session, props, metrics) {
+  transform(session, props, metrics, credentials) {
     const pair = new IrcCodecPair(props.limits as Partial<IrcLimits>, { toServer: 'message', toClient: 'stream' });
     const binary = session.protocol === 'binary.ircv3.net';
-    return {
+    const injector = injectorFor('irc', session, props, credentials);
+    let link: BackendLink | null = null;
+    /** Set while Gangway waits for the server's answer to STARTTLS. */
+    let starttlsAnswer: ((command: string) => void) | null = null;
+    const webirc = (): Buffer | null => {
+      if (!props.webirc) return null;
+      const addr = ircAddress(session.remoteAddress);
+      return Buffer.from(`WEBIRC ${props.webirc.password} ${props.webirc.gateway} ${addr} ${addr}\r\n`);
+    };
+    const upgrading = (): boolean => props.starttls && link !== null && !link.secure;
+    const transform: Transform = {
+      attach(l) {
+        link = l;
+      },
       preamble() {
-        if (!props.webirc) return null;
-        const addr = ircAddress(session.remoteAddress);
-        return Buffer.from(`WEBIRC ${props.webirc.password} ${props.webirc.gateway} ${addr} ${addr}\r\n`);
+        // With STARTTLS the WEBIRC password waits for the encrypted link.
+        return upgrading() ? null : webirc();
       },
       fromClient(data) {
         const [frame] = pair.toServer.push(data);
         if (!frame) return null;
         metrics.frame('toServer', frame.kind);
+        // The server password is Gangway's: a PASS of the client's own never reaches the server.
+        if (injector !== null && frame.command === 'PASS') return null;
         return Buffer.concat([frame.raw, CRLF]);
       },
       fromBackend(chunk, send) {
         for (const f of pair.toClient.push(chunk)) {
           metrics.frame('toClient', f.kind);
+          if (starttlsAnswer !== null && STARTTLS_ANSWERS.has(f.command)) {
+            // The answer to Gangway's STARTTLS is Gangway's; after 670 the next bytes are TLS.
+            const answer = starttlsAnswer;
+            starttlsAnswer = null;
+            answer(f.command);
+            return;
+          }
           send(withoutLineEnd(f.raw), binary);
         }
       },
       clientReply(err) {
+        if (err instanceof InjectionError) return [Buffer.from(`ERROR :${err.message.replace(/[\r\n]/g, ' ')}`, 'utf8')];
         const reply = replyFor(err);
         return reply ? [withoutLineEnd(reply)] : [];
       },
@@ -76,5 +113,30 @@ export const ircProxy: WireProtocol<IrcProxyProperties> = {
         return Buffer.from('QUIT :Gangway refused the client input\r\n');
       },
     };
+    if (props.starttls || injector !== null) {
+      transform.start = async () => {
+        if (injector !== null) await injector.load();
+        const current = link;
+        if (current === null) return;
+        if (props.starttls && !current.secure) {
+          const answer = await new Promise<string>((resolve) => {
+            starttlsAnswer = resolve;
+            current.write(Buffer.from('STARTTLS\r\n'));
+          });
+          if (answer !== STARTTLS_OK) {
+            throw new InjectionError('irc', INJECT_ERRORS.STARTTLS_REFUSED, `the IRC server answered STARTTLS with ${answer}; this service requires TLS to the server`);
+          }
+          if (!(await current.startTls())) return;
+          const line = webirc();
+          if (line) current.write(line);
+        }
+        if (injector !== null) {
+          // RFC 1459 §4.1.1: PASS comes before NICK and USER; the server password is the stored password.
+          const credential = injector.take(current.secure);
+          current.write(Buffer.from(`PASS :${credential.password}\r\n`, 'utf8'));
+        }
+      };
+    }
+    return transform;
   },
 };

@@ -25,17 +25,24 @@
  */
 import { z } from 'zod';
 import {
-  DEFAULT_LIMITS, NS_CLIENT, NS_FRAMING, NS_STREAMS, NS_TLS, XmppStreamCodec, XmppWebSocketCodec, XmppWireError, ERRORS,
+  DEFAULT_LIMITS, NS_CLIENT, NS_FRAMING, NS_SASL, NS_STREAMS, NS_TLS, XmppStreamCodec, XmppWebSocketCodec, XmppWireError, ERRORS,
   escapeXml, resolveOptions, streamErrorMessages, type RestartLink, type XmppFrame, type XmppLimits,
 } from '../../../validators/xmpp';
 import { WireError } from '../../../validators/types';
-import type { Transform } from '../pipe';
-import { limitsSchema, wirePropertiesShape, type WireProtocol } from './factory';
+import { INJECT_ERRORS, InjectionError, type Injector } from '../inject/injector';
+import type { BackendLink, Transform } from '../pipe';
+import { injectorFor, limitsSchema, wirePropertiesShape, type WireProtocol } from './factory';
 
 const properties = z.strictObject({
   ...wirePropertiesShape,
   /** Overrides of the XMPP validator's limits (validators/xmpp/README.md), applied both ways. */
   limits: limitsSchema(DEFAULT_LIMITS).default({}),
+  /**
+   * Negotiate STARTTLS (RFC 6120 §5) with the server on the client's behalf before the client sees
+   * the stream: the session is refused when the server does not offer it. Ignored on `tls://`.
+   * @default false
+   */
+  starttls: z.boolean().default(false),
 });
 
 type XmppProxyProperties = z.infer<typeof properties>;
@@ -323,12 +330,68 @@ function withoutDeclaration(raw: Buffer): Buffer {
   return raw.subarray(i);
 }
 
+/** Whether `<stream:features>` offers STARTTLS (a first-level `<starttls/>` in the TLS namespace). */
+function offersStarttls(frame: XmppFrame, scope: StreamScope): boolean {
+  const raw = frame.raw;
+  const top = readStartTag(raw, 0, raw.length);
+  if (top.empty) return false;
+  const childDefault = frame.attributes['xmlns'] ?? scope.defaultNs;
+  let found = false;
+  walkTags(raw, top.end, raw.lastIndexOf('</'), (tag, _at, depth) => {
+    if (depth !== 0 || found) return;
+    const colon = tag.name.indexOf(':');
+    const local = colon < 0 ? tag.name : tag.name.slice(colon + 1);
+    if (local !== 'starttls') return;
+    const own = tag.attributes.get('xmlns');
+    const ns = colon < 0 ? (own === undefined ? childDefault : decodeRef(own)) : (tag.attributes.get(`xmlns:${tag.name.slice(0, colon)}`) ?? frame.attributes[`xmlns:${tag.name.slice(0, colon)}`] ?? scope.prefixes.get(tag.name.slice(0, colon)));
+    if (ns === NS_TLS) found = true;
+  });
+  return found;
+}
+
+const MECHANISMS = /(<mechanisms\b[^>]*>)([\s\S]*?)(<\/mechanisms>)/;
+
+/**
+ * Features as sent to the client when Gangway injects the credential: SASL offers PLAIN only
+ * (whatever the client sends is replaced by PLAIN with the stored credential, so the client must
+ * not pick a mechanism that checks the server, such as SCRAM). `null` when the server does not
+ * offer PLAIN; the features unchanged when they hold no SASL mechanisms.
+ */
+export function plainOnlyFeatures(features: Buffer): Buffer | null {
+  const text = features.toString('utf8');
+  const m = MECHANISMS.exec(text);
+  if (!m) return features;
+  const offered = [...(m[2] as string).matchAll(/<mechanism(?:\s[^>]*)?>\s*([^<\s]*)\s*<\/mechanism>/g)].map((x) => x[1]);
+  if (!offered.includes('PLAIN')) return null;
+  return Buffer.from(text.replace(MECHANISMS, `$1<mechanism>PLAIN</mechanism>$3`), 'utf8');
+}
+
+/** SASL `<auth/>` with mechanism PLAIN (RFC 6120 §6.4.2, RFC 4616) carrying the credential. */
+export function plainAuth(username: string, password: string): Buffer {
+  const message = Buffer.concat([Buffer.from([0]), Buffer.from(username, 'utf8'), Buffer.from([0]), Buffer.from(password, 'utf8')]);
+  return Buffer.from(`<auth xmlns='${NS_SASL}' mechanism='PLAIN'>${message.toString('base64')}</auth>`, 'utf8');
+}
+
+const STARTTLS = Buffer.from(`<starttls xmlns='${NS_TLS}'/>`);
+
+/** What {@link createXmppTransform} does besides translating. */
+export interface XmppTransformOptions {
+  /** Replace the client's SASL `<auth/>` with PLAIN and this session's stored credential. */
+  readonly injector?: Injector | null;
+  /** Negotiate STARTTLS with the server before the client sees the stream. */
+  readonly starttls?: boolean;
+}
+
+/** Client messages held while Gangway negotiates STARTTLS (a client has no reason to send any). */
+const MAX_HELD_DURING_STARTTLS = 16;
+
 /**
  * The per-session translator of `xmpp.proxy`: an RFC 7395 codec for what the client sends and an
  * RFC 6120 codec for what the server sends, linked so that SASL `<success/>` arms the stream
  * restart in both (validators/xmpp/README.md, "Stream restarts").
  */
-export function createXmppTransform(limits: Partial<XmppLimits>, counter: FrameCounter): Transform {
+export function createXmppTransform(limits: Partial<XmppLimits>, counter: FrameCounter, options: XmppTransformOptions = {}): Transform {
+  const injector = options.injector ?? null;
   const link: RestartLink = { codecs: [] };
   const fromClient = new XmppWebSocketCodec('toServer', resolveOptions({ ...limits, framing: 'websocket' }), link);
   const fromServer = new XmppStreamCodec('toClient', resolveOptions({ ...limits, framing: 'tcp' }), link);
@@ -336,6 +399,54 @@ export function createXmppTransform(limits: Partial<XmppLimits>, counter: FrameC
   /** The stream toward the server: not opened yet, open, or closed by the client. */
   let serverSide: 'none' | 'open' | 'closed' = 'none';
   let scope: StreamScope = NO_SCOPE;
+  let backend: BackendLink | null = null;
+  /**
+   * STARTTLS by Gangway: `off` (not asked, or done), waiting for the server's first features,
+   * for `<proceed/>`, or for the TLS handshake. Until `off`, the client sees nothing.
+   */
+  let tls: 'off' | 'features' | 'proceed' | 'handshake' = 'off';
+  /** The client's `<open/>`, repeated as the stream header after the TLS handshake. */
+  let clientOpen: XmppFrame | null = null;
+  const held: Buffer[] = [];
+  /** Whether the client has been sent an `<open/>` (a stream error before it needs none). */
+  let clientOpened = false;
+
+  const refuse = (err: WireError): void => {
+    tls = 'off';
+    backend?.refuse(err);
+  };
+
+  /** The server's stream during STARTTLS: answered by Gangway, never shown to the client. */
+  const negotiate = (frame: XmppFrame): void => {
+    if (frame.type === 'open') {
+      scope = scopeOf(frame);
+      return;
+    }
+    if (frame.type !== 'element') return;
+    if (tls === 'features' && frame.namespace === NS_STREAMS && frame.localName === 'features') {
+      if (!offersStarttls(frame, scope)) {
+        refuse(new InjectionError('xmpp', INJECT_ERRORS.STARTTLS_REFUSED, 'the XMPP server does not offer STARTTLS, which this service requires'));
+        return;
+      }
+      tls = 'proceed';
+      backend?.write(STARTTLS);
+      return;
+    }
+    if (tls === 'proceed' && frame.namespace === NS_TLS && frame.localName === 'proceed') {
+      tls = 'handshake';
+      const current = backend;
+      if (current === null) return;
+      void current.startTls().then((ok) => {
+        if (!ok || tls !== 'handshake') return;
+        tls = 'off';
+        // RFC 6120 §5.4.3.3: after TLS the initiating entity opens a new stream.
+        if (clientOpen !== null) current.write(streamHeader(clientOpen));
+        for (const m of held.splice(0)) current.write(m);
+      });
+      return;
+    }
+    refuse(new InjectionError('xmpp', INJECT_ERRORS.STARTTLS_REFUSED, `the XMPP server answered STARTTLS with <${frame.localName}/>`));
+  };
 
   const translateFromServer = (frame: XmppFrame): Buffer | null => {
     switch (frame.type) {
@@ -343,32 +454,68 @@ export function createXmppTransform(limits: Partial<XmppLimits>, counter: FrameC
         return null;
       case 'open':
         scope = scopeOf(frame);
+        clientOpened = true;
         return openElement(frame);
       case 'close':
         return CLOSE_TO_CLIENT;
-      default:
-        if (frame.namespace === NS_STREAMS) return translateStreamElement(frame, scope, frame.localName === 'features');
-        return qualifyElement(frame, scope);
+      default: {
+        if (frame.namespace !== NS_STREAMS) return qualifyElement(frame, scope);
+        const out = translateStreamElement(frame, scope, frame.localName === 'features');
+        if (injector === null || frame.localName !== 'features') return out;
+        try {
+          // Refuse as soon as it is known that no credential may go out (plaintext link, none stored).
+          injector.take(backend?.secure ?? false);
+        } catch (err) {
+          if (!(err instanceof InjectionError)) throw err;
+          refuse(err);
+          return null;
+        }
+        const plain = plainOnlyFeatures(out);
+        if (plain === null) {
+          refuse(new InjectionError('xmpp', INJECT_ERRORS.UNSUPPORTED_LOGIN, 'the XMPP server does not offer SASL PLAIN on this stream, so Gangway cannot log in for the client'));
+          return null;
+        }
+        return plain;
+      }
     }
   };
 
-  return {
+  const transform: Transform = {
+    attach(l) {
+      backend = l;
+      if (options.starttls === true && !l.secure) tls = 'features';
+    },
     fromClient(data, binary) {
       if (binary) {
         throw new XmppWireError('toServer', ERRORS.WEBSOCKET_FRAMING, 'binary message: RFC 7395 carries XMPP in text messages', 'websocket');
       }
       const frame = fromClient.validateMessage(data);
       counter.frame('toServer', frame.kind);
+      let out: Buffer;
       switch (frame.type) {
         case 'open':
+          if (serverSide === 'none') clientOpen = frame;
           serverSide = 'open';
+          // The first header goes at once: it starts the STARTTLS negotiation too.
           return streamHeader(frame);
         case 'close':
           serverSide = 'closed';
-          return CLOSE_TO_SERVER;
+          out = CLOSE_TO_SERVER;
+          break;
         default:
-          return withoutDeclaration(frame.raw);
+          if (injector !== null && frame.namespace === NS_SASL && frame.localName === 'auth') {
+            const credential = injector.take(backend?.secure ?? false);
+            out = plainAuth(credential.username, credential.password);
+          } else {
+            out = withoutDeclaration(frame.raw);
+          }
       }
+      if (tls === 'off') return out;
+      if (held.length >= MAX_HELD_DURING_STARTTLS) {
+        throw new XmppWireError('toServer', ERRORS.STANZA_TOO_LARGE, `more than ${MAX_HELD_DURING_STARTTLS} messages before the stream was ready`, 'websocket');
+      }
+      held.push(Buffer.from(out));
+      return null;
     },
     fromBackend(chunk, send) {
       let frames: XmppFrame[];
@@ -383,12 +530,20 @@ export function createXmppTransform(limits: Partial<XmppLimits>, counter: FrameC
       }
       for (const frame of frames) {
         counter.frame('toClient', frame.kind);
+        if (tls !== 'off') {
+          negotiate(frame);
+          continue;
+        }
         const out = translateFromServer(frame);
         if (out !== null) send(out, false);
       }
     },
     clientReply(err) {
-      return streamErrorMessages(err.condition, err.message, 'websocket');
+      const messages = streamErrorMessages(err.condition, err.message, 'websocket');
+      // A stream error needs an open stream (RFC 6120 §4.9.1.1): while Gangway withheld the
+      // server's <open/> for STARTTLS, open the client's stream first.
+      if (options.starttls === true && !clientOpened && clientOpen !== null) messages.unshift(Buffer.from(`<open xmlns="${NS_FRAMING}" version="1.0"/>`, 'utf8'));
+      return messages;
     },
     farewell() {
       if (serverSide !== 'open') return null;
@@ -402,6 +557,8 @@ export function createXmppTransform(limits: Partial<XmppLimits>, counter: FrameC
       return reply ?? CLOSE_TO_SERVER;
     },
   };
+  if (injector !== null) transform.start = () => injector.load();
+  return transform;
 }
 
 /**
@@ -409,12 +566,14 @@ export function createXmppTransform(limits: Partial<XmppLimits>, counter: FrameC
  * client-to-server port (RFC 6120 XML stream over `tcp://` or `tls://`). Every message from the
  * client is validated as one element before it is translated and forwarded; the server's stream
  * is validated and cut into one element per message. STARTTLS is not offered to the client.
+ * With `starttls`, Gangway upgrades the link to the server itself; with `inject`, the client is
+ * offered SASL PLAIN only and its `<auth/>` is replaced by PLAIN with the stored credential.
  */
 export const xmppProxy: WireProtocol<XmppProxyProperties> = {
   type: 'xmpp.proxy',
   subprotocols: ['xmpp'],
   properties,
-  transform(_session, props, metrics) {
-    return createXmppTransform(props.limits as Partial<XmppLimits>, metrics);
+  transform(session, props, metrics, credentials) {
+    return createXmppTransform(props.limits as Partial<XmppLimits>, metrics, { injector: injectorFor('xmpp', session, props, credentials), starttls: props.starttls });
   },
 };

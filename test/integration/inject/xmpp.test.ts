@@ -1,0 +1,181 @@
+/**
+ * STARTTLS by Gangway and SASL injection in `xmpp.proxy` with the real Prosody (compose/up:
+ * prosody), on its host that requires encryption (XMPP_SECURE_DOMAIN): @xmpp/client speaks RFC 7395
+ * over WebSocket and holds no password; Gangway upgrades its link to Prosody with STARTTLS and
+ * logs in with SASL PLAIN and the stored credential. A TCP tap records every byte Gangway sent.
+ */
+import { WebSocket } from 'ws';
+import { client, xml, type Client, type Element } from '@xmpp/client';
+import { buildConfig } from '../../../src/config/load';
+import { Gateway } from '../../../src/gateway';
+import { createLogger } from '../../../src/log';
+import { SERVICE_TYPES } from '../../../src/services';
+import { LogCapture, Resources, service, tcpServer } from '../../support/gateway';
+import { requireBackend, type Backends, type Credentials } from '../../support/backends';
+import { unique, within } from '../backends/async';
+import { envValue, rawClient, startTap, type Tap } from '../proxies/support';
+
+const STREAMS = 'http://etherx.jabber.org/streams';
+const FRAMING = 'urn:ietf:params:xml:ns:xmpp-framing';
+const STARTTLS = "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>";
+
+jest.setTimeout(30_000);
+
+describe('xmpp.proxy: STARTTLS by Gangway and SASL injection with Prosody', () => {
+  let facts: Backends;
+  let domain: string;
+  let alice: Credentials;
+  const res = new Resources();
+  const clients: Client[] = [];
+  const globals = globalThis as { WebSocket?: unknown };
+  const previousWebSocket = globals.WebSocket;
+
+  beforeAll(async () => {
+    facts = await requireBackend('prosody');
+    domain = envValue('XMPP_SECURE_DOMAIN');
+    const first = facts.xmpp.users[0];
+    if (!first) throw new Error('compose/.env lists no XMPP user');
+    alice = first;
+    globals.WebSocket = WebSocket;
+  });
+
+  afterEach(async () => {
+    await Promise.all(
+      clients.splice(0).map(async (xmpp) => {
+        xmpp.reconnect.stop();
+        if (xmpp.status !== 'offline') await within(xmpp.stop(), 5000, 'XMPP stop');
+      }),
+    );
+    await res.closeAll();
+  });
+
+  afterAll(() => {
+    globals.WebSocket = previousWebSocket;
+  });
+
+  async function gateway(properties: Record<string, unknown>, port?: number): Promise<{ url: string; tap: Tap; log: LogCapture }> {
+    const tap = await startTap(res, { host: facts.host, port: port ?? facts.xmpp.c2sPort });
+    const config = buildConfig(
+      { services: [service('xmpp-inject', 'xmpp.proxy', '/xmpp', { connect: `tcp://127.0.0.1:${tap.port}`, properties })] },
+      { source: 'test', types: SERVICE_TYPES, env: {} },
+    );
+    const log = new LogCapture();
+    const gw = new Gateway(config, createLogger('debug', log));
+    await gw.start();
+    res.add(() => gw.stop());
+    return { url: `ws://127.0.0.1:${gw.port()}/xmpp`, tap, log };
+  }
+
+  function injecting(password: string): Record<string, unknown> {
+    return {
+      starttls: true,
+      tls: { caFile: facts.caFile, serverName: 'localhost' },
+      inject: { source: 'service', username: alice.username, password },
+    };
+  }
+
+  /** @xmpp/client with no password: it answers Gangway's PLAIN-only offer with an empty one. */
+  function start(url: string): { xmpp: Client; mechanisms: () => string[]; features: Element[]; started: Promise<unknown> } {
+    let offered: string[] = [];
+    const features: Element[] = [];
+    const xmpp = client({
+      service: url,
+      domain,
+      resource: unique('inject'),
+      credentials: async (authenticate, mechanisms) => {
+        offered = mechanisms;
+        await authenticate({ username: alice.username, password: '' }, 'PLAIN');
+      },
+    });
+    clients.push(xmpp);
+    const events = xmpp as unknown as { on(event: 'element', listener: (element: Element) => void): unknown };
+    events.on('element', (element: Element) => {
+      if (element.is('features', STREAMS)) features.push(element);
+    });
+    xmpp.on('error', () => undefined);
+    return { xmpp, mechanisms: () => offered, features, started: xmpp.start() };
+  }
+
+  test('the client logs in without a password; TLS follows <proceed/>; no plaintext credential on the wire', async () => {
+    const { url, tap, log } = await gateway(injecting(alice.password));
+    const { xmpp, mechanisms, features, started } = start(url);
+    await within(started, 15000, 'XMPP login through Gangway');
+    expect(xmpp.jid?.bare().toString()).toBe(`${alice.username}@${domain}`);
+    expect(mechanisms()).toEqual(['PLAIN']);
+    for (const f of features) expect(f.getChild('starttls')).toBeUndefined();
+
+    // A message to itself proves the stream works end to end.
+    const body = unique('self');
+    const echoed = within(
+      new Promise<Element>((resolve) => xmpp.on('stanza', (s: Element) => {
+        if (s.is('message') && s.getChildText('body') === body) resolve(s);
+      })),
+      5000,
+      'the message back',
+    );
+    await xmpp.send(xml('message', { to: xmpp.jid?.toString(), type: 'chat' }, xml('body', {}, body)));
+    await echoed;
+
+    const sent = (await tap.first()).sent();
+    const at = sent.indexOf(STARTTLS);
+    expect(at).toBeGreaterThan(0);
+    const afterProceed = sent.subarray(at + Buffer.byteLength(STARTTLS));
+    expect(afterProceed[0]).toBe(0x16);
+    expect(afterProceed[1]).toBe(0x03);
+    expect(afterProceed.includes(Buffer.from('<auth'))).toBe(false);
+    expect(sent.includes(Buffer.from('<auth'))).toBe(false);
+    expect(sent.includes(Buffer.from(alice.password))).toBe(false);
+    expect(sent.includes(Buffer.from(Buffer.from(`\0${alice.username}\0${alice.password}`).toString('base64')))).toBe(false);
+    expect(log.text()).not.toContain(alice.password);
+    expect(log.text()).toContain('back end link upgraded to TLS');
+  });
+
+  test('a wrong stored password: the client gets SASL <failure/> from the server', async () => {
+    const { url } = await gateway(injecting('not-the-password'));
+    const { started } = start(url);
+    await expect(within(started, 15000, 'XMPP login through Gangway')).rejects.toThrow(/not-authorized/);
+  });
+
+  test('the certificate is checked: a wrong serverName fails the upgrade (GW_ERR_BACKEND_TLS)', async () => {
+    const { url } = await gateway({ ...injecting(alice.password), tls: { caFile: facts.caFile, serverName: 'wrong.example' } });
+    const raw = await rawClient(res, url, 'xmpp');
+    raw.ws.send(`<open xmlns="${FRAMING}" to="${domain}" version="1.0"/>`);
+    const close = await within(raw.closed, 10000, 'the close');
+    expect(close.code).toBe(1011);
+    expect(close.reason).toMatch(/TLS/);
+    expect(raw.messages).toEqual([]);
+  });
+
+  test('without STARTTLS, plaintext injection is refused before any credential is sent', async () => {
+    const { url, tap } = await gateway({ inject: { source: 'service', username: alice.username, password: alice.password } });
+    const raw = await rawClient(res, url, 'xmpp');
+    raw.ws.send(`<open xmlns="${FRAMING}" to="${facts.xmpp.domain}" version="1.0"/>`);
+    const close = await within(raw.closed, 5000, 'the close');
+    expect(close.code).toBe(1008);
+    const text = raw.received().toString();
+    expect(text).toMatch(/policy-violation.*unencrypted link/s);
+    expect(text).not.toContain('<mechanism>');
+    expect((await tap.first()).sent().includes(Buffer.from('<auth'))).toBe(false);
+  });
+
+  test('a server that does not offer STARTTLS: stream error policy-violation, nothing sent but the header', async () => {
+    const fake = await tcpServer(res, (socket) => {
+      socket.on('data', () => {
+        socket.write(`<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='${STREAMS}' id='x' from='${domain}' version='1.0'>`);
+        socket.write(`<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>`);
+      });
+    });
+    const { url, tap } = await gateway(injecting(alice.password), fake.port);
+    const raw = await rawClient(res, url, 'xmpp');
+    raw.ws.send(`<open xmlns="${FRAMING}" to="${domain}" version="1.0"/>`);
+    const close = await within(raw.closed, 5000, 'the close');
+    expect(close.code).toBe(1008);
+    const text = raw.received().toString();
+    expect(text).toContain('<policy-violation');
+    expect(text).toContain('does not offer STARTTLS');
+    expect(text).not.toContain('<mechanism>');
+    const sent = (await tap.first()).sent().toString();
+    expect(sent).not.toContain('<starttls');
+    expect(sent).not.toContain('<auth');
+  });
+});
