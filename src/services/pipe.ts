@@ -134,9 +134,21 @@ function upgradeBackend(config: ServiceConfig<PipeProperties>, socket: net.Socke
   return secure;
 }
 
+const targets = new WeakMap<ServiceConfig<PipeProperties>, string>();
+
+/** The back end as logs and close reasons name it (user info redacted), computed once per service. */
+function targetOf(config: ServiceConfig<PipeProperties>): string {
+  let target = targets.get(config);
+  if (target === undefined) {
+    target = redactUri(config.connect as URL);
+    targets.set(config, target);
+  }
+  return target;
+}
+
 /** `/ready` for a back end: does it accept a connection (and a TLS handshake) within 2 s? */
 export function probeBackend(config: ServiceConfig<PipeProperties>): Promise<Readiness> {
-  const target = redactUri(config.connect as URL);
+  const target = targetOf(config);
   const event = (config.connect as URL).protocol === 'tls:' ? 'secureConnect' : 'connect';
   return new Promise((resolve) => {
     const sock = connectBackend(config);
@@ -166,7 +178,7 @@ export interface PipeContext {
 export function runPipe(session: Session, ctx: PipeContext, transform: Transform): void {
   const { config, metrics, log } = ctx;
   const { ws, limits } = session;
-  const target = redactUri(config.connect as URL);
+  const target = targetOf(config);
   let secure = (config.connect as URL).protocol === 'tls:';
   let connected = false;
   const started = process.hrtime.bigint();
@@ -190,7 +202,7 @@ export function runPipe(session: Session, ctx: PipeContext, transform: Transform
     // Counts the error against the service once (Session.fail records it in the same metrics).
     session.fail(err.code);
     if (fromClient) {
-      for (const m of transform.clientReply?.(err) ?? []) session.send(m, !isText(m));
+      for (const m of transform.clientReply?.(err) ?? []) session.send(m, !isUtf8(m));
       session.close(err.closeCode, truncateReason(err.message));
       const farewell = transform.farewell?.();
       if (farewell && !sock.destroyed) sock.write(farewell);
@@ -375,10 +387,6 @@ export class BackendDataError extends Error {
   }
 }
 
-/** Protocol replies are sent as text when they are UTF-8. */
-function isText(data: Buffer): boolean {
-  return isUtf8(data);
-}
 
 /** Close reasons are limited to 123 bytes by RFC 6455. */
 export function truncateReason(reason: string): string {
