@@ -7,6 +7,8 @@ import { Gateway } from './gateway';
 import { createLogger } from './log';
 import { defaultConfigFile, packageRoot } from './paths';
 import { SERVICE_TYPES } from './services';
+import { absoluteKeyringPaths } from './services/keyring';
+import { KeyringError, keyringCommand, propertiesFromFlags, type KeyringFlags, type KeyringProperties } from '../security/keyring';
 
 /** Exit codes: 0 done, 1 runtime failure, 2 unusable configuration or arguments. */
 const EXIT_CONFIG = 2;
@@ -95,6 +97,21 @@ program
     const config = load(opts.config);
     process.stdout.write(`${config.source}: ok, ${config.services.length} service(s): ${config.services.map((s) => `${s.name} (${s.type})`).join(', ')}\n`);
   });
+
+/** The keyring `-c FILE` names (its `keyring` service), or the one the store and key flags describe. */
+function keyringProperties(flags: KeyringFlags): KeyringProperties {
+  const { config: file, ...rest } = flags;
+  if (file === undefined) return propertiesFromFlags(rest);
+  const storeFlags: readonly (keyof KeyringFlags)[] = ['store', 'file', 'redisUrl', 'redisPrefix', 'keyFile', 'keyEnv', 'passphraseFile', 'passphraseEnv', 'previousKeyFile'];
+  const given = storeFlags.filter((k) => flags[k] !== undefined);
+  if (given.length > 0) throw new KeyringError('INVALID', `give either --config or store and key options, not both (also given: ${given.join(', ')})`);
+  const config = load(file);
+  const service = config.services.find((s) => s.type === 'keyring');
+  if (!service) throw new KeyringError('INVALID', `${config.source} has no service of type keyring`);
+  return absoluteKeyringPaths(service.properties as KeyringProperties, config.baseDir);
+}
+
+program.addCommand(keyringCommand({ resolveProperties: keyringProperties }));
 
 program.parseAsync(process.argv).catch((err: Error) => {
   process.stderr.write(`gangway: ${err.message}\n`);

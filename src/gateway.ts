@@ -14,6 +14,7 @@ import { Session, type Endpoints } from './session';
 import { SERVICE_TYPES } from './services';
 import { sendText } from './services/http';
 import type { GatewayView, Service, ServiceType } from './services/types';
+import type { CredentialSource } from './services/inject/types';
 
 interface Mount {
   readonly path: string;
@@ -106,7 +107,7 @@ export class Gateway implements GatewayView {
       const type = types.get(svc.type);
       if (!type) throw new Error(`service type ${svc.type} is not registered`);
       const metrics = this.metrics.service(svc.name);
-      const service = type.create({ config: svc, log: log.child({ service: svc.name }), metrics, gateway: this });
+      const service = type.create({ config: svc, log: log.child({ service: svc.name }), metrics, gateway: this, baseDir: config.baseDir });
       const wss = type.accepts.includes('ws')
         ? new WebSocketServer({
             noServer: true,
@@ -441,8 +442,15 @@ export class Gateway implements GatewayView {
     }
   }
 
-  /** Starts every listener; resolves when all are listening. */
+  /** Opens the services that need it, then starts every listener; resolves when all are listening. */
   async start(): Promise<void> {
+    for (const st of this.states.values()) {
+      try {
+        await st.service.open?.();
+      } catch (err) {
+        throw new Error(`service ${st.service.config.name}: ${(err as Error).message}`, { cause: err });
+      }
+    }
     await Promise.all(
       this.listeners.map(
         (l) =>
@@ -507,5 +515,10 @@ export class Gateway implements GatewayView {
 
   metricsText(): Promise<{ contentType: string; body: string }> {
     return this.metrics.text();
+  }
+
+  keyring(): CredentialSource | null {
+    for (const st of this.states.values()) if (st.service.credentials) return st.service.credentials;
+    return null;
   }
 }

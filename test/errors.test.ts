@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GATEWAY_ERRORS } from '../src/errors';
+import { INJECT_ERRORS } from '../src/services/inject/injector';
 
 const specs = Object.entries(GATEWAY_ERRORS);
 
@@ -25,5 +26,12 @@ describe('gateway error catalogue', () => {
   it.each(specs.map(([, s]) => s.code))('documents %s in README.md', (code) => {
     const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
     expect(readme).toContain(code);
+  });
+});
+
+describe('injection error catalogue', () => {
+  it.each(Object.values(INJECT_ERRORS).map((s) => [s.code, s.close] as const))('documents %s with close code %d in README.md', (code, close) => {
+    const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+    expect(readme).toContain(`| \`${code}\` | ${close} |`);
   });
 });

@@ -181,6 +181,8 @@ export async function keyringKeygen(options: { readonly file: string; readonly b
 
 /** Store and key flags, as commander parses them. */
 export interface KeyringFlags {
+  /** A Gangway configuration file whose `keyring` service says where the keyring is. */
+  config?: string;
   store?: string;
   file?: string;
   redisUrl?: string;
@@ -197,6 +199,7 @@ export interface KeyringFlags {
  * else the passphrase in `GANGWAY_KEYRING_PASSPHRASE` (the embedded default).
  */
 export function propertiesFromFlags(flags: KeyringFlags, env: NodeJS.ProcessEnv = process.env): KeyringProperties {
+  if (flags.config !== undefined) throw new KeyringError('INVALID', '--config is read by the gangway command, which resolves it before this point');
   const given = [flags.keyFile, flags.keyEnv, flags.passphraseFile, flags.passphraseEnv].filter((v) => v !== undefined).length;
   if (given > 1) throw new KeyringError('INVALID', 'give one of --key-file, --key-env, --passphrase-file and --passphrase-env');
   let masterKey: MasterKeySource;
@@ -243,6 +246,7 @@ export interface KeyringCommandOptions {
 
 function storeOptions(cmd: Command): Command {
   return cmd
+    .option('-c, --config <file>', "take the store and key from this configuration's keyring service")
     .addOption(new Option('--store <kind>', 'store kind').choices(['file', 'redis']))
     .option('--file <path>', `file of the file store (default ${KEYRING_DEFAULTS.file})`)
     .option('--redis-url <url>', `Redis URL of the redis store (or ${REDIS_URL_ENV})`)

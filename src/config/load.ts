@@ -203,6 +203,9 @@ export function buildConfig(input: unknown, options: BuildOptions, doc?: Documen
   const mounts = new Map<string, string>();
   const services: ServiceConfig[] = [];
   const realmNames = new Set((raw.realms ?? []).map((r) => r.name));
+  /** Indexes of services that inject credentials from the keyring, and of the keyring service. */
+  const keyringUsers: number[] = [];
+  let keyringAt: number | null = null;
   let secureListeners = false;
 
   raw.services.forEach((svc, i) => {
@@ -273,8 +276,17 @@ export function buildConfig(input: unknown, options: BuildOptions, doc?: Documen
       const known = realmNames.size ? `one of ${[...realmNames].join(', ')}` : 'a realm defined under realms (none is)';
       problems.push({ path: at('auth.realm'), message: `expected ${known}, got ${JSON.stringify(svc.auth.realm)}` });
     }
+    if (type.requiresAuth !== undefined && !svc.auth) problems.push({ path: at('auth'), message: `required for type ${svc.type}: ${type.requiresAuth}` });
     const props = type.properties.safeParse(svc.properties ?? {}, { reportInput: true });
     if (!props.success) problems.push(...zodProblems(props.error.issues, ['services', i, 'properties'], secretPaths));
+    if (injectsFromKeyring(props.data)) {
+      keyringUsers.push(i);
+      if (!svc.auth) problems.push({ path: at('properties.inject.source'), message: 'keyring needs auth on the service: the keyring holds credentials per authenticated user' });
+    }
+    if (svc.type === KEYRING_TYPE) {
+      if (keyringAt !== null) problems.push({ path: at('type'), message: `a configuration holds one keyring service, and ${formatPath(['services', keyringAt])} is one` });
+      else keyringAt = i;
+    }
 
     services.push({
       name: svc.name,
@@ -288,6 +300,9 @@ export function buildConfig(input: unknown, options: BuildOptions, doc?: Documen
       ...(svc.auth ? { auth: svc.auth } : {}),
     });
   });
+  if (keyringAt === null) {
+    for (const i of keyringUsers) problems.push({ path: formatPath(['services', i, 'properties', 'inject', 'source']), message: `keyring needs a service of type ${KEYRING_TYPE} in this configuration (none is)` });
+  }
   if (problems.length) fail();
 
   return deepFreeze({
@@ -306,6 +321,16 @@ export function buildConfig(input: unknown, options: BuildOptions, doc?: Documen
     trustedProxies: raw.gangway?.trustedProxies ?? [],
     services,
   });
+}
+
+/** The type of the service that holds the keyring. */
+const KEYRING_TYPE = 'keyring';
+
+/** Whether validated service properties say `inject: { source: keyring }`. */
+function injectsFromKeyring(properties: unknown): boolean {
+  if (properties === null || typeof properties !== 'object' || !('inject' in properties)) return false;
+  const { inject } = properties;
+  return inject !== null && typeof inject === 'object' && 'source' in inject && inject.source === 'keyring';
 }
 
 /**

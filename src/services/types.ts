@@ -7,6 +7,7 @@ import type { Session } from '../session';
 import type { ServiceMetrics } from '../metrics';
 import type { ServiceAuthConfig } from '../../security/schema';
 import type { Subject } from '../../security/subject';
+import type { CredentialSource } from './inject/types';
 
 /** One service after load: URIs parsed, properties validated, limits merged with the defaults. */
 export interface ServiceConfig<P = unknown> {
@@ -37,6 +38,8 @@ export interface GatewayView {
   services(): Iterable<Service>;
   listening(): boolean;
   metricsText(): Promise<{ contentType: string; body: string }>;
+  /** The credentials of the configuration's `keyring` service, when it has one. */
+  keyring(): CredentialSource | null;
 }
 
 export interface ServiceContext<P> {
@@ -44,6 +47,8 @@ export interface ServiceContext<P> {
   readonly log: Logger;
   readonly metrics: ServiceMetrics;
   readonly gateway: GatewayView;
+  /** Folder of the configuration file, which relative paths in properties are read against. */
+  readonly baseDir: string;
 }
 
 /** A running service: HTTP requests and/or WebSocket sessions under its accept paths. */
@@ -56,8 +61,15 @@ export interface Service {
   handleRequest?(req: IncomingMessage, res: ServerResponse, subpath: string, subject?: Subject): void;
   /** Takes over an accepted WebSocket session. */
   handleSession?(session: Session): void;
+  /**
+   * Opens what the service needs before the gateway listens (a store, a key); a rejection stops
+   * the gateway from starting.
+   */
+  open?(): Promise<void>;
   /** Whether the service's back end is reachable. */
   ready?(): Promise<Readiness>;
+  /** Credentials the service holds for other services to inject (the `keyring` service). */
+  readonly credentials?: CredentialSource;
   /** Releases what the service holds (sessions are closed by the gateway before this). */
   close?(): Promise<void>;
 }
@@ -76,6 +88,8 @@ export interface ServiceType<P = unknown> {
   readonly exactPaths?: readonly string[];
   /** Subprotocols spoken when the service's configuration lists none, in order of preference. */
   readonly defaultSubprotocols?: readonly string[];
+  /** Set when the type only makes sense behind `auth`: why, for the configuration error. */
+  readonly requiresAuth?: string;
   /** Schema of `properties` (defaults applied by the schema). */
   readonly properties: z.ZodType<P>;
   create(ctx: ServiceContext<P>): Service;

@@ -68,7 +68,7 @@ describe('loadConfigText errors name file, line, key path, what was found and wh
 
   it('reports an unknown service type listing the known ones', () => {
     const err = problemsOf(() => loadConfigText(yaml('services:', '  - { name: a, type: ecko, accept: "ws://h:1/a" }'), opts()));
-    expect(err.message).toBe('gangway.yaml:2:22: services[0].type: expected one of echo, directory, management, proxy, stomp.proxy, amqp.proxy, irc.proxy, xmpp.proxy, stomp.jms, got "ecko"');
+    expect(err.message).toBe('gangway.yaml:2:22: services[0].type: expected one of echo, directory, management, proxy, stomp.proxy, amqp.proxy, irc.proxy, xmpp.proxy, stomp.jms, keyring, got "ecko"');
   });
 
   it('reports duplicate service names and duplicate mounts', () => {
@@ -310,7 +310,7 @@ describe('fixtures', () => {
     ['wrong-type.yaml', /^wrong-type\.yaml:6:24: services\[0\]\.limits\.maxMessageBytes: expected number, got "big"$/],
     ['bad-uri.yaml', /^bad-uri\.yaml:11:14: services\[2\]\.connect: expected a tcp:\/\/ or tls:\/\/ URI, got "htp:\/\/x"$/],
     ['missing-env.yaml', /^missing-env\.yaml:5:14: services\[0\]\.connect: environment variable GANGWAY_TEST_BACKEND_HOST is not set$/],
-    ['unknown-type.yaml', /^unknown-type\.yaml:3:11: services\[0\]\.type: expected one of echo, directory, management, proxy, stomp.proxy, amqp.proxy, irc.proxy, xmpp.proxy, stomp.jms, got "ecko"$/],
+    ['unknown-type.yaml', /^unknown-type\.yaml:3:11: services\[0\]\.type: expected one of echo, directory, management, proxy, stomp.proxy, amqp.proxy, irc.proxy, xmpp.proxy, stomp.jms, keyring, got "ecko"$/],
     ['duplicate-mount.yaml', /^duplicate-mount\.yaml:7:13: services\[1\]\.accept: 127\.0\.0\.1:8000\/echo is already taken by service "first"$/],
     ['small-buffer.yaml', /^small-buffer\.yaml:7:25: services\[0\]\.limits\.maxBufferedBytes: must be at least 131072 \(two socket reads\), got number 1000$/],
   ])('refuses %s', (file, expected) => {

@@ -28,6 +28,11 @@ export const injectSchema = z
   .strictObject({
     /** `service`: the `username`/`password` below; `keyring`: the authenticated user's stored credential. */
     source: z.enum(['service', 'keyring']),
+    /**
+     * Name the credential is stored under in the keyring (source `keyring`), so that several
+     * services can share one entry. @default the service's own name
+     */
+    keyringEntry: z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'expected a name of letters, digits, "_", "." or "-"' }).optional(),
     /** Back-end user name (source `service`). */
     username: z.string().min(1).optional(),
     /** Back-end password (source `service`); `${ENV}` references are expanded at load. */
@@ -47,6 +52,7 @@ export const injectSchema = z
       }
       return;
     }
+    if (value.keyringEntry !== undefined) ctx.addIssue({ code: 'custom', path: ['keyringEntry'], message: 'only for source "keyring"' });
     for (const key of ['username', 'password'] as const) {
       if (value[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'required with source "service"' });
     }
@@ -64,14 +70,11 @@ export class ServiceCredentialSource implements CredentialSource {
   }
 }
 
-/** A source that never has a credential (the keyring source when no keyring is configured). */
+/** A source that never has a credential (the keyring source while no keyring service exists). */
 export const NO_CREDENTIALS: CredentialSource = { lookup: () => Promise.resolve(null) };
 
-/**
- * The source a service's `inject` property names: its own credential, or `keyring` (the
- * gateway's keyring, {@link NO_CREDENTIALS} when the gateway has none).
- */
-export function credentialSourceFor(inject: InjectProperties, keyring: CredentialSource | undefined): CredentialSource {
-  if (inject.source === 'keyring') return keyring ?? NO_CREDENTIALS;
+/** The source a service's `inject` property names: its own credential, or the gateway's `keyring`. */
+export function credentialSourceFor(inject: InjectProperties, keyring: CredentialSource): CredentialSource {
+  if (inject.source === 'keyring') return keyring;
   return new ServiceCredentialSource({ username: inject.username as string, password: inject.password as string });
 }

@@ -3,7 +3,7 @@ import type { Session } from '../../session';
 import type { ServiceMetrics } from '../../metrics';
 import { pipePropertiesShape, probeBackend, runPipe, type PipeProperties, type Transform } from '../pipe';
 import type { Service, ServiceType } from '../types';
-import { credentialSourceFor, injectSchema, type CredentialSource, type InjectProperties } from '../inject/types';
+import { credentialSourceFor, injectSchema, NO_CREDENTIALS, type CredentialSource, type InjectProperties } from '../inject/types';
 import { Injector } from '../inject/injector';
 import type { ProtocolName } from '../../../validators/types';
 
@@ -35,19 +35,14 @@ export interface WireProtocol<P extends WireProperties> {
   transform(session: Session, properties: P, metrics: ServiceMetrics, credentials: CredentialSource | null): Transform;
 }
 
-/** What the gateway gives protocol proxy types. */
-export interface WireDependencies {
-  /** The per-user credential store behind `inject.source: keyring`; none: such sessions are refused. */
-  readonly keyring?: CredentialSource;
-}
-
 /**
  * The session's injector when the service injects credentials (`properties.inject`), else `null`.
  * The user is the session's authenticated subject's name (`null` on an unguarded service).
  */
 export function injectorFor(protocol: ProtocolName, session: Session, properties: WireProperties, credentials: CredentialSource | null): Injector | null {
   if (!properties.inject || credentials === null) return null;
-  return new Injector(protocol, properties.inject, credentials, session.service, session.subject?.user ?? null);
+  const { inject } = properties;
+  return new Injector(protocol, inject, credentials, inject.keyringEntry ?? session.service, session.subject?.user ?? null);
 }
 
 /**
@@ -55,7 +50,7 @@ export function injectorFor(protocol: ProtocolName, session: Session, properties
  * client frame is validated before it is forwarded; the back end's stream is validated before the
  * client sees it (it is also how Gangway cuts it into messages).
  */
-export function wireProxyType<P extends WireProperties>(protocol: WireProtocol<P>, deps: WireDependencies = {}): ServiceType<P> {
+export function wireProxyType<P extends WireProperties>(protocol: WireProtocol<P>): ServiceType<P> {
   return {
     type: protocol.type,
     accepts: ['ws'],
@@ -65,7 +60,9 @@ export function wireProxyType<P extends WireProperties>(protocol: WireProtocol<P
     create(ctx): Service {
       const { config, metrics } = ctx;
       const inject = (config.properties as WireProperties).inject;
-      const credentials = inject ? credentialSourceFor(inject, deps.keyring) : null;
+      // The keyring service may be created after this one: ask the gateway at each lookup.
+      const keyring: CredentialSource = { lookup: (user, service) => (ctx.gateway.keyring() ?? NO_CREDENTIALS).lookup(user, service) };
+      const credentials = inject ? credentialSourceFor(inject, keyring) : null;
       return {
         config,
         handleSession(session: Session): void {

@@ -9,14 +9,13 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { Readable } from 'node:stream';
 import { Command } from 'commander';
-import { createKeyringHandler, Keyring, keyringCommand, keyringPropertiesSchema, keyringRotate, keyringSet, resolveInjectedCredential, credentialsInjectionSchema, type StoredRecord } from '../../../security/keyring';
+import { createKeyringHandler, Keyring, keyringCommand, keyringPropertiesSchema, keyringRotate, keyringSet, type StoredRecord } from '../../../security/keyring';
 import { captureLogger, FAST_SCRYPT, listen, openFileKeyring, request, sink, tempDir, writeKeyFile } from './helpers';
 
 const PASSWORD = 'log-test-password-c0ffee';
 const TOKEN = 'log-test-token-deadbeef';
 const PASSPHRASE = 'log test passphrase 314159';
 const WRONG_PASSPHRASE = 'wrong passphrase 271828';
-const SERVICE_PASSWORD = 'service-injected-pw-9999';
 
 describe('no secrets in logs, errors or answers', () => {
   const { log, lines } = captureLogger();
@@ -111,19 +110,13 @@ describe('no secrets in logs, errors or answers', () => {
     await collect(Keyring.open({ store: pk.store, key: { passphraseEnv: 'WRONG' }, env, log }));
     await collect(Keyring.open({ store: pk.store, key: { passphraseEnv: 'PP' }, env: { PP: 'short' }, log }));
 
-    // Injection from the service configuration.
-    const injection = credentialsInjectionSchema.parse({ source: 'service', username: 'svc', passwordEnv: 'SVC_PW' });
-    texts.push(inspect(injection));
-    await collect(resolveInjectedCredential(injection, { keyring: null, user: null, serviceName: 'x', env: {} }));
-    expect(await resolveInjectedCredential(injection, { keyring: null, user: null, serviceName: 'x', env: { SVC_PW: SERVICE_PASSWORD } })).toEqual({ username: 'svc', password: SERVICE_PASSWORD });
-
     texts.push(inspect(keyring, { depth: 5 }));
     expect(lines.length).toBeGreaterThan(10);
     expect(texts.length).toBeGreaterThan(20);
   });
 
   it('found no secret anywhere', () => {
-    const secrets = [PASSWORD, TOKEN, PASSPHRASE, WRONG_PASSPHRASE, SERVICE_PASSWORD, ...keyTexts];
+    const secrets = [PASSWORD, TOKEN, PASSPHRASE, WRONG_PASSPHRASE, ...keyTexts];
     const everything = [...lines, ...texts];
     for (const secret of secrets) {
       for (const text of everything) expect(text).not.toContain(secret);

@@ -30,12 +30,18 @@ describe('inject schema', () => {
     expect(ok.lookupTimeoutMs).toBe(5000);
   });
 
-  it('source service answers its own credential; keyring asks the keyring (none configured: no credential)', async () => {
-    const service = credentialSourceFor(injectSchema.parse({ source: 'service', username: 'u', password: 'p' }), undefined);
-    expect(await service.lookup('anyone', 'svc')).toEqual({ username: 'u', password: 'p' });
+  it('source service answers its own credential; keyring asks the keyring', async () => {
     const keyring: CredentialSource = { lookup: (user, svc) => Promise.resolve(user === 'alice' && svc === 'svc' ? CRED : null) };
+    const service = credentialSourceFor(injectSchema.parse({ source: 'service', username: 'u', password: 'p' }), keyring);
+    expect(await service.lookup('anyone', 'svc')).toEqual({ username: 'u', password: 'p' });
     expect(await credentialSourceFor(injectSchema.parse({ source: 'keyring' }), keyring).lookup('alice', 'svc')).toBe(CRED);
-    expect(credentialSourceFor(injectSchema.parse({ source: 'keyring' }), undefined)).toBe(NO_CREDENTIALS);
+    expect(await credentialSourceFor(injectSchema.parse({ source: 'keyring' }), NO_CREDENTIALS).lookup('alice', 'svc')).toBeNull();
+  });
+
+  it('keyringEntry names the keyring entry, and only with source keyring', () => {
+    expect(injectSchema.parse({ source: 'keyring', keyringEntry: 'rabbit' }).keyringEntry).toBe('rabbit');
+    expect(injectSchema.safeParse({ source: 'service', username: 'u', password: 'p', keyringEntry: 'rabbit' }).success).toBe(false);
+    expect(injectSchema.safeParse({ source: 'keyring', keyringEntry: '../x' }).success).toBe(false);
   });
 });
 
