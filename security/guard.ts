@@ -51,6 +51,11 @@ export interface GuardOptions {
   readonly cookies: CookieCodec | null;
   readonly limiter: LoginRateLimiter;
   readonly log: Logger;
+  /**
+   * The client's address for logs and the failed-login limiter (the gateway resolves trusted
+   * proxies' `Forwarded` headers). @default the TCP peer's address
+   */
+  readonly clientAddress?: (req: IncomingMessage) => string;
 }
 
 /** A session the guard watches for expiry and may refresh. */
@@ -122,6 +127,10 @@ export class Guard {
     if (this.schemes.has('cookie') && !o.cookies) throw new Error(`service ${o.service}: the cookie scheme needs a top-level cookies: section with keys`);
   }
 
+  private remoteOf(req: IncomingMessage): string {
+    return this.o.clientAddress ? this.o.clientAddress(req) : req.socket.remoteAddress ?? 'unknown';
+  }
+
   /** The service's name. */
   get service(): string {
     return this.o.service;
@@ -138,7 +147,7 @@ export class Guard {
    * failed-login limiter, the realm, then the service's role constraints.
    */
   async check(req: IncomingMessage): Promise<Verdict> {
-    const remote = req.socket.remoteAddress ?? 'unknown';
+    const remote = this.remoteOf(req);
     if (!this.origins.allows(req)) {
       this.o.log.info({ event: 'auth.refused', service: this.o.service, remote, code: SECURITY_ERRORS.ORIGIN_REFUSED.code }, 'origin refused');
       return this.refuse(SECURITY_ERRORS.ORIGIN_REFUSED, 403, 'origin not allowed for this service') as Verdict;
@@ -265,7 +274,7 @@ export class Guard {
       headers = {};
     } else {
       ex = this.extract(source, new Set<AuthScheme>(['basic', 'bearer']));
-      remote = source.socket.remoteAddress ?? 'unknown';
+      remote = this.remoteOf(source);
       headers = source.headers;
     }
     if (ex.kind !== 'login' && ex.kind !== 'malformed') return this.refuse(SECURITY_ERRORS.AUTH_REQUIRED, 401, 'a refresh needs a new Basic or Bearer credential', this.challenge());
@@ -397,7 +406,7 @@ export class Guard {
 
   private async httpLogin(req: IncomingMessage, res: ServerResponse, allowCookie: boolean): Promise<Subject | null> {
     if (!this.preamble(req, res)) return null;
-    const remote = req.socket.remoteAddress ?? 'unknown';
+    const remote = this.remoteOf(req);
     const schemes = new Set<AuthScheme>(['basic', 'bearer']);
     if (allowCookie && this.schemes.has('cookie')) schemes.add('cookie');
     const ex = this.extract(req, schemes);

@@ -4,6 +4,7 @@
  * refresh, and TLS contexts by SNI with renewal. `createSecurity` builds it from configuration.
  */
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { CookieCodec, decodeCookieSecret } from './cookies';
@@ -37,6 +38,8 @@ export * from './modules';
 export interface CreateSecurityOptions {
   /** Directory relative paths are resolved against (the configuration file's). @default process.cwd() */
   readonly baseDir?: string;
+  /** The client's address of a request (trusted proxies resolved). @default the TCP peer's address */
+  readonly clientAddress?: (req: IncomingMessage) => string;
 }
 
 /** The security library built from configuration. */
@@ -103,7 +106,7 @@ export function createSecurity(config: SecurityConfigInput, logger: Logger, opti
       const parsed = serviceAuthConfigSchema.parse(auth);
       const realm = realms.get(parsed.realm);
       if (!realm) throw new Error(`service ${serviceName}: auth.realm ${parsed.realm} is not defined under realms:`);
-      return new Guard({ service: serviceName, auth: parsed, realm, tickets, cookies, limiter, log: log.child({ service: serviceName }) });
+      return new Guard({ service: serviceName, auth: parsed, realm, tickets, cookies, limiter, log: log.child({ service: serviceName }), clientAddress: options.clientAddress });
     },
     close() {
       tls?.close();

@@ -102,7 +102,10 @@ export class Gateway implements GatewayView {
     types: ReadonlyMap<string, ServiceType> = SERVICE_TYPES,
   ) {
     this.trusted = new TrustedProxies(config.trustedProxies);
-    this.security = createSecurity(config.security, log, { baseDir: config.baseDir });
+    this.security = createSecurity(config.security, log, {
+      baseDir: config.baseDir,
+      clientAddress: (req) => clientAddress(req.socket.remoteAddress ?? 'unknown', req.headers, this.trusted),
+    });
     for (const svc of config.services) {
       const type = types.get(svc.type);
       if (!type) throw new Error(`service type ${svc.type} is not registered`);

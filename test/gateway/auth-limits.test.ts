@@ -86,4 +86,25 @@ describe('failed-login rate limits', () => {
 
     expect(gw.errors('feed')).toEqual({ GW_ERR_AUTH_FAILED: 6, GW_ERR_LOGIN_RATE_LIMITED: 5 });
   });
+
+  it('counts failures per client address behind a trusted proxy, not per proxy', async () => {
+    const proxied = await startAuthGateway(res, world, `${CONFIG.replace('maxFailuresPerUser: 2', 'maxFailuresPerUser: 100')}gangway: { trustedProxies: [127.0.0.1] }\n`);
+    const from = (client: string, user: string, password?: string): Record<string, string> => ({
+      'X-Forwarded-For': client,
+      Authorization: basicFor(world, user, password === undefined ? undefined : world.secret(password)),
+    });
+    for (let i = 0; i < 6; i++) {
+      expect((await refusedUpgrade(proxied.ws('/feed'), undefined, { headers: from('203.0.113.5', 'alice', `alice-proxied-guess-${i}`) })).status).toBe(401);
+    }
+    // The client behind the proxy is limited; another client behind the same proxy is not.
+    expectRateLimited(await refusedUpgrade(proxied.ws('/feed'), undefined, { headers: from('203.0.113.5', 'bob') }));
+    const other = await openClient(res, proxied.ws('/feed'), undefined, { headers: from('203.0.113.6', 'bob') });
+    const back = nextMessage(other);
+    other.send('still in');
+    expect((await back).data.toString()).toBe('still in');
+    const limited = proxied.log.events('auth.rate-limited');
+    expect(limited.map((l) => [l.by, l.remote])).toEqual([['address', '203.0.113.5']]);
+    expect(proxied.log.events('auth.failed').every((l) => l.remote === '203.0.113.5')).toBe(true);
+    expect(leakedSecrets(world, proxied.log)).toEqual([]);
+  });
 });
