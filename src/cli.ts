@@ -8,7 +8,8 @@ import { createLogger } from './log';
 import { defaultConfigFile, packageRoot } from './paths';
 import { SERVICE_TYPES } from './services';
 import { absoluteKeyringPaths } from './services/keyring';
-import { KeyringError, keyringCommand, propertiesFromFlags, type KeyringFlags, type KeyringProperties } from '../security/keyring';
+import { KeyringError, keyringCommand, propertiesFromFlags, readSecret, type KeyringFlags, type KeyringProperties } from '../security/keyring';
+import { hashPassword } from '../security/passwords';
 
 /** Exit codes: 0 done, 1 runtime failure, 2 unusable configuration or arguments. */
 const EXIT_CONFIG = 2;
@@ -112,6 +113,18 @@ function keyringProperties(flags: KeyringFlags): KeyringProperties {
 }
 
 program.addCommand(keyringCommand({ resolveProperties: keyringProperties }));
+
+program
+  .command('hash-password')
+  .description('read a password from standard input and print its scrypt hash for a users file (file login module)')
+  .action(async () => {
+    try {
+      process.stdout.write(`${await hashPassword(await readSecret(process.stdin, 1024))}\n`);
+    } catch (err) {
+      process.stderr.write(`gangway hash-password: ${(err as Error).message}\n`);
+      process.exitCode = 1;
+    }
+  });
 
 program.parseAsync(process.argv).catch((err: Error) => {
   process.stderr.write(`gangway: ${err.message}\n`);

@@ -8,7 +8,9 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { transformFileSync } from '@swc/core';
+import { hashPassword, parseScryptHash, verifyPassword } from '../security/passwords';
 import { Resources, closed, closedPort, httpRequest, nextMessage, openClient, toBuffer } from './support/gateway';
 
 const ROOT = join(__dirname, '..');
@@ -57,13 +59,15 @@ interface Run {
   readonly stderr: string;
 }
 
-function run(args: string[]): Promise<Run> {
+/** Runs the CLI to its end; `stdin`, when given, is written to its standard input. */
+function run(args: string[], stdin?: string): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, ...args], { env: cleanEnv(), stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    child.stdin?.end(stdin);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
@@ -109,7 +113,7 @@ describe('gangway check', () => {
     ['wrong-type.yaml', /^wrong-type\.yaml:6:24: services\[0\]\.limits\.maxMessageBytes: expected number, got "big"$/],
     ['bad-uri.yaml', /^bad-uri\.yaml:11:14: services\[2\]\.connect: expected a tcp:\/\/ or tls:\/\/ URI, got "htp:\/\/x"$/],
     ['missing-env.yaml', /^missing-env\.yaml:5:14: services\[0\]\.connect: environment variable GANGWAY_TEST_BACKEND_HOST is not set$/],
-    ['unknown-type.yaml', /^unknown-type\.yaml:3:11: services\[0\]\.type: expected one of echo, directory, management, proxy, stomp.proxy, amqp.proxy, irc.proxy, xmpp.proxy, stomp.jms, got "ecko"$/],
+    ['unknown-type.yaml', /^unknown-type\.yaml:3:11: services\[0\]\.type: expected one of echo, directory, management, proxy, stomp.proxy, amqp.proxy, irc.proxy, xmpp.proxy, stomp.jms, keyring, got "ecko"$/],
     ['duplicate-mount.yaml', /^duplicate-mount\.yaml:7:13: services\[1\]\.accept: 127\.0\.0\.1:8000\/echo is already taken by service "first"$/],
     ['small-buffer.yaml', /^small-buffer\.yaml:7:25: services\[0\]\.limits\.maxBufferedBytes: must be at least 131072/],
   ])('exits 2 for %s naming the key path', async (file, expected) => {
@@ -217,3 +221,94 @@ describe('gangway start', () => {
     expect(r.stderr).toContain('gangway: cannot start: listen EADDRINUSE');
   });
 });
+
+describe('gangway hash-password', () => {
+  it('prints a scrypt hash of the password on standard input that verifies', async () => {
+    const r = await run(['hash-password'], 'pw-from-stdin-1\n');
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    const hash = r.stdout.trim();
+    expect(hash).toMatch(/^\$scrypt\$N=\d+,r=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/);
+    const parsed = parseScryptHash(hash);
+    if (typeof parsed === 'string') throw new Error(parsed);
+    expect(await verifyPassword('pw-from-stdin-1', parsed)).toBe(true);
+    expect(r.stdout).not.toContain('pw-from-stdin-1');
+  });
+
+  it('exits 1 on empty input', async () => {
+    const r = await run(['hash-password'], '');
+    expect([r.code, r.stdout]).toEqual([1, '']);
+    expect(r.stderr).toBe('gangway hash-password: standard input is empty; the secret is read from it\n');
+  });
+});
+
+describe('gangway keyring -c FILE', () => {
+  let dir: string;
+  let file: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gangway-cli-keyring-'));
+    writeFileSync(join(dir, 'master.key'), randomBytes(32).toString('base64'), { mode: 0o600 });
+    writeFileSync(join(dir, 'users.yaml'), `users:\n  alice: { password: "${await hashPassword('alice-gw-pw', { N: 1024 })}" }\n`);
+    file = join(dir, 'gangway.yaml');
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  function config(port: number, key = 'master.key'): void {
+    writeFileSync(
+      file,
+      [
+        'realms: [{ name: corp, modules: [{ type: file, flag: required, options: { path: users.yaml } }] }]',
+        'services:',
+        `  - { name: keyring, type: keyring, accept: "http://127.0.0.1:${port}/keyring", auth: { realm: corp, schemes: [basic] }, properties: { file: ring.json, masterKey: { file: ${key} } } }`,
+        '',
+      ].join('\n'),
+    );
+  }
+
+  it('sets, lists and removes through the configuration’s keyring, which a running gateway serves', async () => {
+    const port = await closedPort();
+    config(port);
+    const set = await run(['keyring', 'set', '-c', file, 'alice', 'mq', '--username', 'alice-mq', '--password-stdin'], 'mq-Secret-77\n');
+    expect([set.code, set.stderr]).toEqual([0, '']);
+    expect(set.stdout).toMatch(/^stored the credential of alice for mq \(key id [0-9a-f]+\)\n$/);
+    expect(existsSync(join(dir, 'ring.json'))).toBe(true);
+
+    const child = spawn(process.execPath, [cli, 'start', '-c', file], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    res.add(async () => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await exited;
+    });
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+        if (out.includes('"event":"start"')) resolve();
+      });
+      void exited.then((code) => reject(new Error(`gangway exited with ${String(code)}`)));
+    });
+    const auth = { Authorization: `Basic ${Buffer.from('alice:alice-gw-pw').toString('base64')}` };
+    const listed = await httpRequest(`http://127.0.0.1:${port}/keyring/credentials`, { headers: auth });
+    expect([listed.status, listed.body]).toEqual([200, '{"services":["mq"]}\n']);
+    expect((await run(['keyring', 'rm', '-c', file, 'alice', 'mq'])).code).toBe(0);
+    const after = await httpRequest(`http://127.0.0.1:${port}/keyring/credentials`, { headers: auth });
+    expect(after.body).toBe('{"services":[]}\n');
+    expect((await run(['keyring', 'list', '-c', file, 'alice'])).stdout).toBe('');
+    expect(out).not.toContain('mq-Secret-77');
+  }, 20_000);
+
+  it('refuses -c with store options, a file without a keyring service, and a start on the wrong master key', async () => {
+    const port = await closedPort();
+    config(port);
+    const both = await run(['keyring', 'list', '-c', file, '--file', 'other.json', 'alice']);
+    expect([both.code, both.stderr]).toEqual([1, 'gangway keyring: give either --config or store and key options, not both (also given: file) (GW_ERR_KEYRING_INVALID)\n']);
+    const none = await run(['keyring', 'list', '-c', join(FIXTURES, 'valid.yaml'), 'alice']);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('has no service of type keyring (GW_ERR_KEYRING_INVALID)');
+    writeFileSync(join(dir, 'other.key'), randomBytes(32).toString('base64'), { mode: 0o600 });
+    config(port, 'other.key');
+    const wrong = await run(['start', '-c', file]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/^gangway: cannot start: service keyring: .*is not this keyring's key/);
+  });
+});
+

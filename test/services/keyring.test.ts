@@ -1,14 +1,11 @@
 /**
  * The `keyring` service: configuration rules (auth required, one per configuration, proxies that
  * inject from it need it and auth), its HTTP API through a real Gateway with the guard in front,
- * the start refused on a wrong master key, `/ready`, the credential source proxies read, and
- * `gangway keyring -c FILE` sharing the running gateway's store.
+ * the start refused on a wrong master key, `/ready`, and the credential source proxies read.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { ConfigError, loadConfigText, type GatewayConfig } from '../../src/config/load';
 import { Gateway } from '../../src/gateway';
 import { createLogger } from '../../src/log';
@@ -17,9 +14,6 @@ import { KeyringCredentials, absoluteKeyringPaths } from '../../src/services/key
 import { Keyring, FileKeyringStore, keyringPropertiesSchema } from '../../security/keyring';
 import { LogCapture, Resources, httpRequest, type HttpAnswer } from '../support/gateway';
 import { basicFor, createWorld, USERS, type AuthWorld } from '../fixtures/auth/world';
-
-const run = promisify(execFile);
-const CLI = resolve(__dirname, '../../dist/src/cli.js');
 
 const res = new Resources();
 let world: AuthWorld;
@@ -137,23 +131,6 @@ describe('the keyring service in a running gateway', () => {
     const { gateway } = await start([...REALM, 'services:', KEYRING]);
     const keyring = [...gateway.services()].find((s) => s.config.type === 'keyring');
     expect(await keyring?.ready?.()).toEqual({ ok: true });
-  });
-
-  it('shares its store with `gangway keyring -c FILE` while running', async () => {
-    const lines = [...REALM, 'services:', KEYRING];
-    const file = join(world.dir, 'gangway.yaml');
-    writeFileSync(file, `${lines.join('\n')}\n`);
-    const { url } = await start(lines);
-    const set = run(process.execPath, [CLI, 'keyring', 'set', '-c', file, 'alice', 'irc', '--username', 'alice-irc', '--password-stdin']);
-    set.child.stdin?.end('irc-Secret-55\n');
-    expect((await set).stdout).toMatch(/^stored the credential of alice for irc/);
-    expect(JSON.parse((await call(url('/keyring/credentials'), 'GET', 'alice')).body).services).toContain('irc');
-    const listed = await run(process.execPath, [CLI, 'keyring', 'list', '-c', file, 'alice']);
-    expect(listed.stdout.split('\n')).toContain('irc');
-    await expect(run(process.execPath, [CLI, 'keyring', 'list', '-c', file, '--file', 'x.json', 'alice'])).rejects.toMatchObject({
-      code: 1,
-      stderr: expect.stringContaining('give either --config or store and key options, not both (also given: file)'),
-    });
   });
 });
 
