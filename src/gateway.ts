@@ -44,6 +44,9 @@ interface Listener {
 
 const NO_SERVICE = '-';
 
+/** Paths below a guarded mount that the guard answers itself (see `securityEndpoint`). */
+const GUARD_ENDPOINTS: readonly string[] = ['/ticket', '/refresh', '/login', '/logout'];
+
 /** What a guarded session was authorized with. */
 interface SessionAuth {
   readonly guard: Guard;
@@ -137,7 +140,9 @@ export class Gateway implements GatewayView {
     }
     if (type.exactPaths) {
       const base = uri.path === '/' ? '' : uri.path;
-      for (const p of type.exactPaths) listener.exact.set(`${base}${p}`, { path: uri.path, service: state.service, state });
+      // A guarded service also answers its guard's endpoints (POST /login, /ticket, ...).
+      const paths = state.guard ? [...type.exactPaths, ...GUARD_ENDPOINTS] : type.exactPaths;
+      for (const p of paths) listener.exact.set(`${base}${p}`, { path: uri.path, service: state.service, state });
     } else {
       listener.prefixes.push({ path: uri.path, service: state.service, state });
       listener.prefixes.sort((a, b) => b.path.length - a.path.length);

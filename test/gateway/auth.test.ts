@@ -83,6 +83,10 @@ services:
       schemes: [basic, cookie]
       origins: [https://app.example.com]
       cors: { methods: [GET], headers: [Authorization], maxAgeSeconds: 120 }
+  - name: admin
+    type: management
+    accept: http://127.0.0.1:0/admin
+    auth: { realm: corp, schemes: [basic, cookie], authorization: { anyOf: [admin] } }
 `;
 
 const CORP_CHALLENGE = 'Basic realm="corp", charset="UTF-8", Bearer realm="corp"';
@@ -431,3 +435,19 @@ describe('a guarded HTTP service (directory)', () => {
     expect(viaCookie.body).toBe('hello from a guarded directory\n');
   });
 });
+
+describe('a guarded management service', () => {
+  it('answers its guard endpoints beside its exact paths: POST /login sets the cookie that opens /metrics', async () => {
+    expect((await request(gw.http('/admin/metrics'), { method: 'GET' })).status).toBe(401);
+    expect((await request(gw.http('/admin/metrics'), { method: 'GET', headers: { Authorization: basicFor(world, 'viewer') } })).status).toBe(403);
+    const login = await request(gw.http('/admin/login'), { headers: { Authorization: basicFor(world, 'root') } });
+    expect(login.status).toBe(200);
+    const cookie = world.secret((login.headers['set-cookie']?.[0] ?? '').split(';')[0] as string);
+    world.secret(cookie.slice('gangway_session='.length));
+    const metrics = await request(gw.http('/admin/metrics'), { method: 'GET', headers: { Cookie: cookie } });
+    expect([metrics.status, metrics.body.includes('gangway_sessions')]).toEqual([200, true]);
+    expect((await request(gw.http('/admin/logout'), { headers: { Cookie: cookie } })).status).toBe(204);
+    expect((await request(gw.http('/admin/other'), { method: 'GET', headers: { Cookie: cookie } })).status).toBe(404);
+  });
+});
+
