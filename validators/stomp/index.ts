@@ -40,8 +40,9 @@ export class StompCodecPair implements CodecPair<StompFrame> {
 }
 
 /**
- * The ERROR frame telling a client why its stream was refused: `message` (the catalogue summary,
- * escaped for the version in force when the error was raised), `code`, `content-type`,
+ * The ERROR frame telling a client why its stream was refused: `message` (the catalogue summary, or
+ * the error's own message for a code outside the STOMP catalogue, escaped for the version in force
+ * when the error was raised), `code`, `content-type`,
  * `content-length`, and a body `<code> (<condition>): <detail>`. `null` for errors raised on
  * the server's stream: a client cannot send ERROR to a server.
  */

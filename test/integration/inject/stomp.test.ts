@@ -132,15 +132,6 @@ describe('stomp.proxy credential injection with RabbitMQ', () => {
     expect(sent).not.toContain('CONNECT');
     expect(sent).not.toContain('guest-secret-x');
   });
-
-  test('source keyring with no keyring configured: ERROR GW_ERR_INJECT_NO_CREDENTIAL, 1008', async () => {
-    const { gw } = await gateway(facts.host, facts.rabbitmq.stompPort, { source: 'keyring', allowPlaintextCredentials: true });
-    const client = await rawClient(res, gw.ws('/stomp'), 'v12.stomp');
-    client.ws.send(`CONNECT\naccept-version:1.2\nhost:${facts.rabbitmq.vhost}\n\n\0`);
-    const close = await within(client.closed, 5000, 'the close');
-    expect(frames(client).find((f) => f.command === 'ERROR')?.headers.get('code')).toBe('GW_ERR_INJECT_NO_CREDENTIAL');
-    expect(close.code).toBe(1008);
-  });
 });
 
 describe('stomp.proxy credential injection with ActiveMQ (authentication plugin on)', () => {
