@@ -1,4 +1,5 @@
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import WebSocket, { type RawData } from 'ws';
 import {
@@ -24,8 +25,17 @@ import {
 /** One connection to a target, whatever its kind. */
 interface Conn {
   send(data: Buffer): void;
+  /**
+   * Gathers the sends made until `uncork()` into one socket write, as a pipelining client does.
+   * Every path gets the same treatment: the TCP socket itself, or the WebSocket's socket.
+   */
+  cork(): void;
+  uncork(): void;
   close(): Promise<void>;
 }
+
+/** One options object for every binary send, rather than one per message. */
+const BINARY = { binary: true } as const;
 
 const CLOSE_WAIT_MS = 2000;
 
@@ -53,6 +63,8 @@ function connect(target: Target, onData: (data: RawData) => void): Promise<Conn>
           send: (data) => {
             socket.write(data);
           },
+          cork: () => socket.cork(),
+          uncork: () => socket.uncork(),
           close: () =>
             new Promise<void>((done) => {
               const timer = setTimeout(() => socket.destroy(), CLOSE_WAIT_MS);
@@ -69,6 +81,11 @@ function connect(target: Target, onData: (data: RawData) => void): Promise<Conn>
     const ws = new WebSocket(target.url, [...target.protocols], { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
     ws.once('error', reject);
     ws.once('unexpected-response', (_req, res) => reject(new Error(`${target.url}: HTTP ${res.statusCode ?? '?'} instead of an upgrade`)));
+    // The upgrade response is read off the socket that then carries the WebSocket's frames.
+    let socket: Duplex | null = null;
+    ws.once('upgrade', (res) => {
+      socket = res.socket;
+    });
     ws.once('open', () => {
       ws.off('error', reject);
       ws.on('error', () => ws.terminate());
@@ -77,9 +94,17 @@ function connect(target: Target, onData: (data: RawData) => void): Promise<Conn>
         reject(new Error(`${target.url}: agreed to subprotocol "${ws.protocol}", offered ${target.protocols.join(', ')}`));
         return;
       }
+      const upgraded = socket;
+      if (upgraded === null) {
+        ws.terminate();
+        reject(new Error(`${target.url}: opened without an upgrade response`));
+        return;
+      }
       ws.on('message', onData);
       resolve({
-        send: (data) => ws.send(data, { binary: true }),
+        send: (data) => ws.send(data, BINARY),
+        cork: () => upgraded.cork(),
+        uncork: () => upgraded.uncork(),
         close: () =>
           new Promise<void>((done) => {
             if (ws.readyState === WebSocket.CLOSED) {
@@ -117,10 +142,12 @@ async function throughput(job: ThroughputJob): Promise<ThroughputResult> {
     const pump = (): void => {
       const conn = lane.conn;
       if (!conn) return;
+      if (job.cork) conn.cork();
       while (running && lane.sent - lane.received + job.size <= inFlightLimit) {
         conn.send(payload);
         lane.sent += job.size;
       }
+      if (job.cork) conn.uncork();
     };
     lane.conn = await connect(job.target, (data) => {
       const n = rawLength(data);

@@ -9,13 +9,17 @@ export type Target =
   | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
   | { readonly kind: 'ws'; readonly url: string; readonly protocols: readonly string[] };
 
-/** Pipelined round trips: each connection keeps `window` messages of `size` bytes in flight. */
+/**
+ * Pipelined round trips: each connection keeps `window` messages of `size` bytes in flight. With
+ * `cork`, the messages a connection may send at once go out in one socket write.
+ */
 export interface ThroughputJob {
   readonly type: 'throughput';
   readonly target: Target;
   readonly size: number;
   readonly connections: number;
   readonly window: number;
+  readonly cork: boolean;
   readonly warmupMs: number;
   readonly durationMs: number;
 }

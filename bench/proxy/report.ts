@@ -68,6 +68,8 @@ export interface Report {
   readonly rounds: number;
   readonly connections: number;
   readonly windows: readonly { size: number; window: number }[];
+  /** Whether the load client wrote all the messages it might send at once in one write (`--no-cork`: one write each). */
+  readonly cork: boolean;
   readonly durationSeconds: number;
   readonly latencySeconds: number;
   /** One-minute load average when the run started and ended: other work on the machine skews every figure. */
@@ -138,6 +140,11 @@ export function printReport(r: Report): void {
     out(`   ${r.durationSeconds} s measured after 1 s of warm-up, paths taken in turn. MB/s = echoed payload, 10^6 bytes/s.`);
     out('   CPU = % of one core: the server process (websockify: with its forked children), and the load client.');
     out('   srv us/msg = server CPU microseconds per echoed message; its ratio row reads "times cheaper than the other".');
+    out(
+      r.cork
+        ? '   The client writes all the messages a connection may send at once in one socket write (--no-cork: one write each).'
+        : '   The client writes each message in a socket write of its own (--no-cork).',
+    );
     const w = [24, 11, 9, 21, 8, 8, 10];
     const cost = (c: ThroughputCell | undefined): number | undefined => (c ? (c.cpuPercent / 100 / c.messagesPerSecond) * 1e6 : undefined);
     for (const { size, window } of r.windows) {

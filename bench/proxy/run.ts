@@ -39,6 +39,7 @@ const program = new Command()
   .option('--latency-seconds <s>', 'measured seconds of the latency run per path, over all rounds', (v) => Number(v), 10)
   .option('--size <bytes...>', 'message sizes for throughput', (v, prev: number[] | undefined) => [...(prev ?? []), Number.parseInt(v, 10)])
   .option('-w, --window <n>', 'messages in flight per connection for messages under 8 KiB', (v) => Number.parseInt(v, 10), 512)
+  .option('--no-cork', 'throughput: write each message on its own instead of all a connection may send at once in one write')
   .option('--websockify <command>', 'websockify program to run', 'websockify')
   .option('--gangway-cli <file>', "Gangway's cli.js to run instead of this checkout's dist/src/cli.js")
   .option('--compare-cli <file>', "another build's cli.js, measured as one more path (\"Gangway (compare)\")")
@@ -52,6 +53,7 @@ const opts = program.opts<{
   latencySeconds: number;
   size?: number[];
   window: number;
+  cork: boolean;
   gangwayCli?: string;
   compareCli?: string;
   websockify: string;
@@ -159,7 +161,7 @@ async function throughputCell(client: Child, target: Target, serverPid: number, 
   client.markHandler = (phase) => {
     at[phase] = { server: cpuByProcess(serverPid, tree), client: cpuByProcess(client.pid, false), t: performance.now() };
   };
-  const job = { type: 'throughput', target, size, connections: CONNECTIONS, window: windowFor(size), warmupMs: 1000, durationMs: opts.duration * 1000 } as const;
+  const job = { type: 'throughput', target, size, connections: CONNECTIONS, window: windowFor(size), cork: opts.cork, warmupMs: 1000, durationMs: opts.duration * 1000 } as const;
   const r = await client.run(job, job.warmupMs + job.durationMs + 30_000);
   client.markHandler = () => undefined;
   if (r.type !== 'throughput') throw new Error(`load client answered ${r.type} to a throughput job`);
@@ -244,6 +246,7 @@ async function main(): Promise<void> {
     rounds: opts.rounds,
     connections: CONNECTIONS,
     windows: SIZES.map((size) => ({ size, window: windowFor(size) })),
+    cork: opts.cork,
     durationSeconds: opts.duration,
     latencySeconds: (opts.rounds * latencyRoundMs()) / 1000,
     loadBefore: os.loadavg()[0] ?? 0,

@@ -9,7 +9,7 @@ import { WireError } from '../../validators/types';
 import { GATEWAY_ERRORS, type GatewayErrorSpec } from '../errors';
 import { redactUri } from '../log';
 import type { ServiceMetrics } from '../metrics';
-import { asBuffer, type Session } from '../session';
+import { asBuffer, type Session, type Valve } from '../session';
 import { proxyHeaderV2 } from './proxy-protocol';
 import type { Readiness, ServiceConfig } from './types';
 
@@ -93,6 +93,12 @@ export interface BackendLink {
 
 /** Close after the back end sent something the client must not see (RFC 6455: bad gateway). */
 const BAD_GATEWAY = 1014;
+
+/**
+ * Client bytes for the back end are gathered up to this size per tick; a message this large is
+ * written on its own. 16 KiB is one TLS record and well under a socket buffer.
+ */
+const WRITE_BATCH_BYTES = 16 * 1024;
 
 /** Close the back end this long after a clean end if it has not closed its side. */
 const BACKEND_LINGER_MS = 5000;
@@ -183,17 +189,20 @@ export function runPipe(session: Session, ctx: PipeContext, transform: Transform
   let connected = false;
   const started = process.hrtime.bigint();
   let sock = connectBackend(config);
-  const toBackend = session.valveFromClient();
   session.setPeer(sock);
 
-  const write = (data: Buffer): void => {
-    const n = data.length;
-    toBackend.add(n);
-    sock.write(data, () => toBackend.release(n));
+  const toBackend = new BackendWriter(sock, session.valveFromClient());
+  const write = (data: Buffer): void => toBackend.write(data);
+  /** Ends the back end's side after everything gathered for it. */
+  const endBackend = (): void => {
+    toBackend.flush();
+    if (!sock.destroyed) sock.end();
   };
   const fail = (spec: GatewayErrorSpec, reason: string): void => {
     log.debug({ session: session.id, code: spec.code, reason }, 'back end');
     session.close(spec.close as number, reason, spec);
+    // Accepted bytes reach the socket as they would have unbatched; destroy drops what it cannot send.
+    toBackend.flush();
     sock.destroy();
   };
   const refused = (err: WireError, fromClient: boolean): void => {
@@ -205,13 +214,13 @@ export function runPipe(session: Session, ctx: PipeContext, transform: Transform
       for (const m of transform.clientReply?.(err) ?? []) session.send(m, !isUtf8(m));
       session.close(err.closeCode, truncateReason(err.message));
       const farewell = transform.farewell?.();
-      if (farewell && !sock.destroyed) sock.write(farewell);
+      if (farewell) write(farewell);
     } else {
       session.close(BAD_GATEWAY, 'back end sent malformed data');
       const reply = transform.backendReply?.(err);
-      if (reply && !sock.destroyed) sock.write(reply);
+      if (reply) write(reply);
     }
-    if (!sock.destroyed) sock.end();
+    endBackend();
   };
 
   const timer = setTimeout(() => fail(GATEWAY_ERRORS.BACKEND_TIMEOUT, `back end ${target} did not answer within ${limits.connectTimeoutMs} ms`), limits.connectTimeoutMs);
@@ -256,6 +265,8 @@ export function runPipe(session: Session, ctx: PipeContext, transform: Transform
     write,
     startTls() {
       if (secure) return Promise.resolve(true);
+      // What was gathered before the upgrade was meant for the plaintext link.
+      toBackend.flush();
       const plain = sock;
       plain.removeListener('data', onData);
       plain.removeListener('end', onEnd);
@@ -263,6 +274,7 @@ export function runPipe(session: Session, ctx: PipeContext, transform: Transform
       // Errors of the plain socket reach the TLS socket too; the listener stays so none is unhandled.
       const upgraded = upgradeBackend(config, plain);
       sock = upgraded;
+      toBackend.sock = upgraded;
       session.setPeer(upgraded);
       listen(upgraded);
       return new Promise<boolean>((resolve) => {
@@ -287,7 +299,7 @@ export function runPipe(session: Session, ctx: PipeContext, transform: Transform
     },
     close(code, reason) {
       session.close(code, truncateReason(reason));
-      if (!sock.destroyed) sock.end();
+      endBackend();
     },
   };
   transform.attach?.(link);
@@ -369,12 +381,75 @@ export function runPipe(session: Session, ctx: PipeContext, transform: Transform
     clearTimeout(timer);
     if (sock.destroyed) return;
     if (code === 1006 || !connected) {
+      toBackend.flush();
       sock.destroy();
       return;
     }
-    sock.end();
+    endBackend();
     setTimeout(() => sock.destroy(), BACKEND_LINGER_MS).unref();
   });
+}
+
+/**
+ * Bytes on their way to the back end, gathered and written once per tick (nats `sendCommand`): a
+ * burst of small client messages taken off one socket read costs one `write()` instead of one
+ * each. Bytes count against the session's bound (the valve) from the moment they are taken until
+ * the socket has written them, exactly as when each was written at once.
+ */
+class BackendWriter {
+  private readonly batch: Buffer[] = [];
+  private batchBytes = 0;
+  private flushQueued = false;
+
+  constructor(
+    /** The back end's socket: the TLS socket once the link was upgraded. */
+    public sock: net.Socket,
+    private readonly valve: Valve,
+  ) {}
+
+  /** Takes `data` for the back end: gathered when small, written at once (after what was gathered) when large. */
+  write(data: Buffer): void {
+    const n = data.length;
+    this.valve.add(n);
+    if (n >= WRITE_BATCH_BYTES) {
+      this.flush();
+      this.writeNow(data, n);
+      return;
+    }
+    this.batch.push(data);
+    this.batchBytes += n;
+    if (this.batchBytes >= WRITE_BATCH_BYTES) this.flush();
+    else if (!this.flushQueued) {
+      this.flushQueued = true;
+      process.nextTick(flushOnTick, this);
+    }
+  }
+
+  /** Writes what is gathered. Called on the next tick, when the batch is full, and before the link is ended, destroyed or upgraded. */
+  flush(): void {
+    const n = this.batchBytes;
+    if (n === 0) return;
+    const data = this.batch.length === 1 ? (this.batch[0] as Buffer) : Buffer.concat(this.batch, n);
+    this.batch.length = 0;
+    this.batchBytes = 0;
+    this.writeNow(data, n);
+  }
+
+  /** The tick's flush, queued once per tick by {@link BackendWriter.write}. */
+  tick(): void {
+    this.flushQueued = false;
+    this.flush();
+  }
+
+  private writeNow(data: Buffer, n: number): void {
+    // A destroyed socket takes nothing more: the bytes leave the bound as they are dropped.
+    if (this.sock.destroyed) this.valve.release(n);
+    else this.sock.write(data, () => this.valve.release(n));
+  }
+}
+
+function flushOnTick(writer: BackendWriter): void {
+  writer.tick();
 }
 
 /** Back-end data a transform cannot pass on, outside any wire protocol (text that is not UTF-8). */
