@@ -22,6 +22,7 @@ import { connect, type Channel, type ChannelModel, type ConfirmChannel, type Con
 import {
   TEMP_PREFIX,
   destinationText,
+  messageIdFor,
   parseDestination,
   type Binding,
   type BindingCapabilities,
@@ -78,7 +79,7 @@ function isTopic(d: JmsDestination): boolean {
 function publishOptions(m: JmsMessage): Options.Publish {
   const headers: Record<string, string | number> = {};
   for (const [k, v] of m.properties) headers[k] = v;
-  const o: Options.Publish = { headers, messageId: m.messageId ?? `${idPrefix}${++nextId}` };
+  const o: Options.Publish = { headers, messageId: messageIdFor(m) };
   const now = Date.now();
   const ts = m.timestamp ?? now;
   headers['x-jms-timestamp'] = ts;

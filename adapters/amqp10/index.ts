@@ -12,12 +12,14 @@
  *   are held and, at COMMIT, sent in order, each awaiting settlement (not atomic).
  * - JMS header fields map to AMQP properties and header: message-id, correlation-id, reply-to,
  *   type (`subject`), priority, absolute-expiry-time, durable, creation-time, content-type;
- *   custom properties to application-properties.
+ *   custom properties to application-properties. RabbitMQ assigns no message-id: Gangway mints
+ *   one per message (kept when a message is sent again after a lost settlement).
  */
 import { create_container, message as amqpMessage, type Connection, type Delivery as AmqpDelivery, type EventContext, type Message, type Receiver, type Sender } from 'rhea';
 import {
   parseDestination,
   destinationText,
+  messageIdFor,
   type Binding,
   type BindingCapabilities,
   type BindingFactory,
@@ -60,7 +62,7 @@ function toAmqp(m: JmsMessage): Message {
   const props: Record<string, string> = {};
   for (const [k, v] of m.properties) props[k] = v;
   const out: Message = { body: amqpMessage.data_section(m.body), application_properties: props };
-  if (m.messageId !== undefined) out.message_id = m.messageId;
+  out.message_id = messageIdFor(m);
   if (m.correlationId !== undefined) out.correlation_id = m.correlationId;
   if (m.replyTo !== undefined) out.reply_to = destinationText(m.replyTo);
   if (m.type !== undefined) out.subject = m.type;

@@ -5,6 +5,7 @@
  * JMS 2.0 section 3.4 (message header fields) and 3.5 (properties) are the reference for the
  * field set; STOMP carries them as frame headers (see `mapper.ts`).
  */
+import { randomBytes } from 'node:crypto';
 
 /** What a destination is. Temporary destinations belong to one client connection. */
 export type DestinationKind = 'queue' | 'topic' | 'temp-queue' | 'temp-topic';
@@ -55,4 +56,23 @@ export function destinationText(d: JmsDestination): string {
 /** Two destinations are the same broker destination. */
 export function sameDestination(a: JmsDestination, b: JmsDestination): boolean {
   return a.kind === b.kind && a.name === b.name;
+}
+
+const minted = new WeakMap<JmsMessage, string>();
+const mintPrefix = `ID:gangway-${randomBytes(6).toString('hex')}-`;
+let mintCount = 0;
+
+/**
+ * The JMSMessageID a binding sends `m` with when its broker assigns none: the message's own, or
+ * one minted once per message object, so a message sent again (its confirmation was lost with a
+ * broker connection) keeps its id and a consumer can tell the copy.
+ */
+export function messageIdFor(m: JmsMessage): string {
+  if (m.messageId !== undefined) return m.messageId;
+  let id = minted.get(m);
+  if (id === undefined) {
+    id = `${mintPrefix}${++mintCount}`;
+    minted.set(m, id);
+  }
+  return id;
 }

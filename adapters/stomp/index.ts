@@ -4,15 +4,18 @@
  * - Destinations: queue `/queue/NAME`, topic `/topic/NAME`; Gangway's temporary destinations are
  *   ordinary `/queue/gangway.temp.…` / `/topic/gangway.temp.…` names; other clients' temporary
  *   destinations arrive as `/remote-temp-queue/ID:…` and are sent back under the same name.
- * - Receipts: every SEND, SUBSCRIBE, COMMIT and ABORT carries `receipt`; the promise resolves
- *   on the broker's RECEIPT. stompit ends the connection on any ERROR frame: the operations in
- *   flight are rejected with the broker's `message`, and the binding reports the loss.
+ * - Receipts: every frame the binding sends carries `receipt` (the binding, not stompit, keeps
+ *   them); the promise resolves on the broker's RECEIPT. An ERROR naming a receipt fails that
+ *   operation only: ActiveMQ keeps the connection after such an ERROR (bad selector, unknown
+ *   transaction, refused ACK), and it is shared by many clients. stompit's own ERROR handler
+ *   would end the connection; an ERROR naming no pending receipt still does (the loss is reported).
  * - Acks: `client-individual` on the broker for every acknowledged subscription.
  * - Selectors: the `selector` header. Durable topic subscriptions: the connection's `client-id`
  *   and `activemq.subscriptionName` (ActiveMQ's STOMP mapping); removed by UNSUBSCRIBE with it.
  * - Transactions: BEGIN/COMMIT/ABORT on the broker (atomic).
  */
 import { connect, type Client } from 'stompit';
+import type { IncomingFrame } from 'stompit/lib/IncomingFrameStream';
 import type { Writable } from 'node:stream';
 import {
   TEMP_PREFIX,
@@ -50,6 +53,18 @@ function frameHeader(frame: object, name: string): string | undefined {
   return v === undefined ? undefined : String(v);
 }
 
+/** stompit hands command handlers its incoming frame (typed as a `Writable` in @types/stompit). */
+function incoming(frame: Writable): IncomingFrame {
+  const f: object = frame;
+  if (typeof Reflect.get(f, 'readEmptyBody') !== 'function') throw new TypeError('stompit passed a command handler something that is not an incoming frame');
+  return f as IncomingFrame;
+}
+
+/** The broker refused one operation with an ERROR frame; the connection stays up. */
+export class StompBrokerError extends Error {
+  override readonly name = 'StompBrokerError';
+}
+
 /** How a JMS destination is named on a STOMP broker. */
 export function stompDestination(d: JmsDestination): string {
   switch (d.kind) {
@@ -85,8 +100,9 @@ class StompBinding implements Binding {
   private closing = false;
   private lost = false;
   private readonly lostListeners: ((info: LossInfo) => void)[] = [];
-  /** Rejecters of operations waiting for a RECEIPT. */
-  private readonly pending = new Set<(err: Error) => void>();
+  /** Operations waiting for a RECEIPT, by receipt id. */
+  private readonly inflight = new Map<string, { resolve: () => void; reject: (err: Error) => void }>();
+  private nextReceipt = 0;
   private nextSub = 0;
 
   constructor(private readonly options: BindingOptions) {}
@@ -112,6 +128,10 @@ class StompBinding implements Binding {
             return;
           }
           up = true;
+          // Receipts and ERRORs are the binding's: stompit's handlers would end the connection
+          // on any ERROR, and stompit connects these two after CONNECTED, just before this call.
+          client.setCommandHandler('RECEIPT', (frame) => this.onReceipt(client, incoming(frame)));
+          client.setCommandHandler('ERROR', (frame) => this.onError(client, incoming(frame)));
           resolve();
         },
       );
@@ -125,9 +145,35 @@ class StompBinding implements Binding {
     });
   }
 
+  private onReceipt(client: Client, frame: IncomingFrame): void {
+    const id = frameHeader(frame, 'receipt-id') ?? '';
+    const op = this.inflight.get(id);
+    frame.resume();
+    if (!op) {
+      client.destroy(client.createProtocolError(`RECEIPT for ${JSON.stringify(id)}, which was not asked for`));
+      return;
+    }
+    this.inflight.delete(id);
+    op.resolve();
+  }
+
+  private onError(client: Client, frame: IncomingFrame): void {
+    const id = frameHeader(frame, 'receipt-id');
+    const message = frameHeader(frame, 'message') ?? 'the broker sent ERROR';
+    // The body is ActiveMQ's stack trace: read past it.
+    frame.resume();
+    const op = id === undefined ? undefined : this.inflight.get(id);
+    if (!op) {
+      client.destroy(client.createApplicationError(message));
+      return;
+    }
+    this.inflight.delete(id as string);
+    op.reject(new StompBrokerError(message));
+  }
+
   private fail(error: Error): void {
-    for (const reject of this.pending) reject(error);
-    this.pending.clear();
+    for (const op of this.inflight.values()) op.reject(error);
+    this.inflight.clear();
     if (this.closing || this.lost) return;
     this.lost = true;
     const info: LossInfo = { error, brokerMessage: error.message };
@@ -139,27 +185,13 @@ class StompBinding implements Binding {
     return this.client;
   }
 
-  /** Sends one frame with a `receipt` and resolves on the RECEIPT. */
-  private withReceipt(command: string, headers: Headers, body?: Buffer): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      let client: Client;
-      try {
-        client = this.live();
-      } catch (err) {
-        reject(err);
-        return;
-      }
-      const rejecter = (err: Error): void => reject(err);
-      this.pending.add(rejecter);
-      // Only `onReceipt`: stompit would add a client `error` listener per frame for `onError`;
-      // a failed connection rejects every operation in flight through `pending` instead.
-      const options: Pick<Client.SendOptions, 'onReceipt'> = {
-        onReceipt: () => {
-          this.pending.delete(rejecter);
-          resolve();
-        },
-      };
-      const frame: Writable = client.sendFrame(command, headers, options as Client.SendOptions);
+  /** Sends one frame with a `receipt` and resolves on the RECEIPT (rejects on its ERROR). */
+  private async withReceipt(command: string, headers: Headers, body?: Buffer): Promise<void> {
+    const client = this.live();
+    await new Promise<void>((resolve, reject) => {
+      const id = `gw-${++this.nextReceipt}`;
+      this.inflight.set(id, { resolve, reject });
+      const frame: Writable = client.sendFrame(command, { ...headers, receipt: id });
       frame.end(body);
     });
   }
@@ -185,15 +217,26 @@ class StompBinding implements Binding {
         if (!open) return;
         const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
         const jms = messageFromHeaders(frameHeaders(message), body, readStompDestination, { keepControlHeaders: true });
-        const settle = (nack: boolean): Promise<void> => {
+        const settle = async (nack: boolean): Promise<void> => {
           // After a loss the broker redelivers the message: nothing is left to settle.
-          if (ackMode === 'auto' || this.lost || this.closing) return Promise.resolve();
-          return this.withReceipt(nack ? 'NACK' : 'ACK', { id: frameHeader(message, 'ack') ?? '' }).catch(() => undefined);
+          if (ackMode === 'auto' || this.lost || this.closing) return;
+          try {
+            await this.withReceipt(nack ? 'NACK' : 'ACK', { id: frameHeader(message, 'ack') ?? '' });
+          } catch (err) {
+            if (!(err instanceof StompBrokerError)) return;
+            throw err;
+          }
         };
         onDelivery(new StompDelivery(this, jms, message, settle));
       });
     });
-    await this.withReceipt('SUBSCRIBE', headers);
+    try {
+      await this.withReceipt('SUBSCRIBE', headers);
+    } catch (err) {
+      open = false;
+      this.forget(id);
+      throw err;
+    }
     const end = async (remove: boolean): Promise<void> => {
       if (!open) return;
       open = false;
@@ -218,28 +261,41 @@ class StompBinding implements Binding {
 
   async begin(): Promise<BrokerTransaction> {
     const id = `gw-tx-${++nextTx}`;
-    this.live()
-      .sendFrame('BEGIN', { transaction: id })
-      .end();
+    await this.withReceipt('BEGIN', { transaction: id });
+    /** The frames of the transaction: each carries a receipt, so an ERROR names the one refused. */
+    const frames: Promise<void>[] = [];
+    /** Deliveries of another connection (a durable subscription's own one): acked there after COMMIT. */
+    const foreign: Delivery[] = [];
+    const add = (frame: Promise<void>): void => {
+      frame.catch(() => undefined);
+      frames.push(frame);
+    };
     return {
       send: (message: JmsMessage): void => {
-        this.live()
-          .sendFrame('SEND', { ...sendHeaders(message, stompDestination), 'content-length': message.body.length, transaction: id })
-          .end(message.body);
+        add(this.withReceipt('SEND', { ...sendHeaders(message, stompDestination), 'content-length': message.body.length, transaction: id }, message.body));
       },
       ack: (delivery: Delivery): void => {
         if (!(delivery instanceof StompDelivery) || delivery.binding !== this) {
-          // A delivery of another connection (a durable subscription's own one): settled there.
-          void delivery.ack();
+          foreign.push(delivery);
           return;
         }
         if (this.lost) return;
-        this.live()
-          .sendFrame('ACK', { id: frameHeader(delivery.raw, 'ack') ?? '', transaction: id })
-          .end();
+        add(this.withReceipt('ACK', { id: frameHeader(delivery.raw, 'ack') ?? '', transaction: id }));
       },
-      commit: () => this.withReceipt('COMMIT', { transaction: id }),
-      abort: () => this.withReceipt('ABORT', { transaction: id }),
+      commit: async () => {
+        // The broker answers every frame before the COMMIT: if it refused one, nothing is committed.
+        const refused = (await Promise.allSettled(frames)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (refused) {
+          await this.withReceipt('ABORT', { transaction: id });
+          throw refused.reason instanceof Error ? refused.reason : new Error(String(refused.reason));
+        }
+        await this.withReceipt('COMMIT', { transaction: id });
+        for (const d of foreign) await d.ack();
+      },
+      abort: async () => {
+        await Promise.allSettled(frames);
+        await this.withReceipt('ABORT', { transaction: id });
+      },
     };
   }
 
@@ -252,21 +308,23 @@ class StompBinding implements Binding {
     // `gangway.temp.>` destinations (adapters/README.md).
   }
 
-  close(): Promise<void> {
-    if (this.closing || !this.client) return Promise.resolve();
-    this.closing = true;
+  async close(): Promise<void> {
     const client = this.client;
-    if (this.lost) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        client.destroy(new Error('disconnect timed out'));
-        resolve();
-      }, 2000);
-      client.disconnect(() => {
-        clearTimeout(timer);
-        resolve();
-      });
+    if (this.closing || !client) return;
+    if (this.lost) {
+      this.closing = true;
+      return;
+    }
+    const bye = this.withReceipt('DISCONNECT', {});
+    this.closing = true;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, 2000);
     });
+    // The broker closes the connection after its RECEIPT; a broker that does not answer is cut.
+    await Promise.race([bye.catch(() => undefined), late]);
+    clearTimeout(timer);
+    client.destroy(client.createTransportError('disconnected'));
   }
 
   onLost(listener: (info: LossInfo) => void): void {

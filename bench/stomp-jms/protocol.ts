@@ -10,7 +10,16 @@ export type SubscriberCommand =
 /** Subscriber process → orchestrator. */
 export type SubscriberReply =
   | { readonly type: 'opened'; readonly count: number; readonly ms: number }
-  | { readonly type: 'report'; readonly delivered: number; readonly latenciesUs: readonly number[]; readonly errors: number }
+  | {
+      readonly type: 'report';
+      readonly delivered: number;
+      readonly latenciesUs: readonly number[];
+      readonly errors: number;
+      /** Subscribers whose WebSocket the server closed after they had subscribed. */
+      readonly dropped: number;
+      /** Subscribers that received nothing since the last reset. */
+      readonly silent: number;
+    }
   | { readonly type: 'closed' }
   | { readonly type: 'failed'; readonly error: string };
 

@@ -1,4 +1,5 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFile, fork, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { connect as amqpConnect } from 'amqplib';
@@ -102,6 +103,8 @@ interface Row {
   readonly p99: number;
   readonly max: number;
   readonly errors: number;
+  readonly dropped: number;
+  readonly silent: number;
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -136,6 +139,8 @@ async function measure(path: string, url: string, extra: Partial<Extract<Subscri
       p99: percentile(sorted, 99) / 1000,
       max: (sorted[sorted.length - 1] ?? Number.NaN) / 1000,
       errors: r.errors,
+      dropped: r.dropped,
+      silent: r.silent,
     };
   } finally {
     subs.kill();
@@ -160,7 +165,7 @@ async function withGangway<T>(run: (url: string) => Promise<T>): Promise<T> {
 }
 
 function printTable(rows: readonly Row[]): void {
-  const head = ['path', 'subscribers', 'open (s)', 'published', 'delivered', 'of expected', 'delivered msg/s', 'p50 ms', 'p99 ms', 'max ms', 'errors'];
+  const head = ['path', 'subscribers', 'open (s)', 'published', 'delivered', 'of expected', 'delivered msg/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'dropped', 'silent'];
   const lines = rows.map((r) => [
     r.path,
     String(r.subscribers),
@@ -173,6 +178,8 @@ function printTable(rows: readonly Row[]): void {
     r.p99.toFixed(1),
     r.max.toFixed(1),
     String(r.errors),
+    String(r.dropped),
+    String(r.silent),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] as string).length)));
   const fmt = (cells: readonly string[]): string => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join(' | ')} |`;
@@ -182,9 +189,40 @@ function printTable(rows: readonly Row[]): void {
       fmt(head),
       `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
       ...lines.map(fmt),
+      'dropped: subscribers the server disconnected after they subscribed; silent: subscribers that received nothing while measured',
       '',
     ].join('\n'),
   );
+}
+
+/** Sockets RabbitMQ can still open (its file descriptor limit), or `null` when `rabbitmqctl` cannot tell. */
+async function rabbitSocketsFree(): Promise<number | null> {
+  try {
+    const { stdout } = await promisify(execFile)('rabbitmqctl', ['status', '--formatter', 'json'], { timeout: 30_000 });
+    const status: unknown = JSON.parse(stdout);
+    const fds: unknown = isObject(status) ? status.file_descriptors : undefined;
+    if (!isObject(fds) || typeof fds.sockets_limit !== 'number' || typeof fds.sockets_used !== 'number') return null;
+    return fds.sockets_limit - fds.sockets_used;
+  } catch (err) {
+    process.stderr.write(`bench:stomp-jms: could not read RabbitMQ's socket limit (${err instanceof Error ? err.message : String(err)})\n`);
+    return null;
+  }
+}
+
+/**
+ * Web-STOMP holds one broker socket per subscriber. Past RabbitMQ's socket limit it closes
+ * connections, and at its file descriptor limit the broker itself fails (emfile): a row measured
+ * so would show the limit, not Web-STOMP. Refuse to run it instead.
+ */
+async function checkWebStompCapacity(subscribers: number): Promise<void> {
+  const free = await rabbitSocketsFree();
+  const margin = 50;
+  if (free !== null && subscribers + margin > free) {
+    throw new Error(
+      `RabbitMQ can open ${free} more sockets (its file descriptor limit): ${subscribers} Web-STOMP subscribers need ${subscribers + margin}. ` +
+        'Start RabbitMQ with a higher limit (ulimit -n 65536 before rabbitmq-server) or pass fewer --subscribers.',
+    );
+  }
 }
 
 async function main(): Promise<void> {
@@ -192,6 +230,7 @@ async function main(): Promise<void> {
   const only = new Set(opts.only ?? ['gangway', 'web-stomp']);
   if (only.has('gangway')) rows.push(await withGangway((url) => measure('Gangway stomp.jms → RabbitMQ (AMQP 0-9-1)', url, {})));
   if (only.has('web-stomp')) {
+    await checkWebStompCapacity(opts.subscribers);
     const { username, password } = facts.rabbitmq.guest;
     rows.push(await measure('RabbitMQ Web-STOMP', `ws://${facts.host}:${facts.rabbitmq.webStompPort}/ws`, { login: username, passcode: password, host: facts.rabbitmq.vhost }));
   }

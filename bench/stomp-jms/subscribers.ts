@@ -9,8 +9,12 @@ import { isObject, type SubscriberCommand, type SubscriberReply } from './protoc
  */
 
 const clients: WebSocket[] = [];
+/** MESSAGE frames per subscriber since the last reset. */
+let perClient: number[] = [];
 let delivered = 0;
 let errors = 0;
+let dropped = 0;
+let closing = false;
 let latenciesUs: number[] = [];
 const MAX_SAMPLES = 2_000_000;
 
@@ -23,7 +27,7 @@ function reply(r: SubscriberReply): void {
  * (RabbitMQ Web-STOMP sends the STOMP byte stream in WebSocket messages that need not end on a
  * frame boundary).
  */
-function onData(data: RawData, carry: Buffer | null): Buffer | null {
+function onData(i: number, data: RawData, carry: Buffer | null): Buffer | null {
   const chunk = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
   const buf = carry ? Buffer.concat([carry, chunk]) : chunk;
   let at = 0;
@@ -41,6 +45,7 @@ function onData(data: RawData, carry: Buffer | null): Buffer | null {
         const colon = buf.indexOf(':', bodyStart);
         const sent = BigInt(buf.toString('latin1', bodyStart, colon > 0 && colon < stop ? colon : stop));
         delivered++;
+        perClient[i] = (perClient[i] ?? 0) + 1;
         if (latenciesUs.length < MAX_SAMPLES) latenciesUs.push(Number(process.hrtime.bigint() - sent) / 1000);
       }
     } else if (buf.toString('latin1', at, Math.min(at + 5, stop)) === 'ERROR') {
@@ -57,6 +62,12 @@ function openOne(cmd: Extract<SubscriberCommand, { type: 'open' }>, i: number): 
     let subscribed = false;
     let carry: Buffer | null = null;
     ws.on('error', (err) => (subscribed ? errors++ : reject(err)));
+    // A server out of sockets (RabbitMQ at its file descriptor limit) closes connections: a
+    // subscriber that is gone must show, not just lower the delivery count.
+    ws.on('close', (code: number, reason: Buffer) => {
+      if (!subscribed) reject(new Error(`subscriber ${i}: the server closed the WebSocket before the RECEIPT (${code} ${reason.toString()})`));
+      else if (!closing) dropped++;
+    });
     ws.on('open', () => {
       const login = cmd.login === undefined ? '' : `login:${cmd.login}\npasscode:${cmd.passcode ?? ''}\n`;
       ws.send(`CONNECT\naccept-version:1.2\nhost:${cmd.host ?? '/'}\nheart-beat:0,0\n${login}\n\0`);
@@ -75,7 +86,7 @@ function openOne(cmd: Extract<SubscriberCommand, { type: 'open' }>, i: number): 
         }
         return;
       }
-      carry = onData(data, carry);
+      carry = onData(i, data, carry);
     });
     clients.push(ws);
   });
@@ -96,12 +107,18 @@ process.on('message', (m: unknown) => {
         case 'reset':
           delivered = 0;
           errors = 0;
+          dropped = 0;
+          perClient = [];
           latenciesUs = [];
           break;
-        case 'report':
-          reply({ type: 'report', delivered, latenciesUs, errors });
+        case 'report': {
+          let silent = 0;
+          for (let i = 0; i < clients.length; i++) if ((perClient[i] ?? 0) === 0) silent++;
+          reply({ type: 'report', delivered, latenciesUs, errors, dropped, silent });
           break;
+        }
         case 'close':
+          closing = true;
           for (const ws of clients) ws.terminate();
           clients.length = 0;
           reply({ type: 'closed' });

@@ -49,6 +49,14 @@ export interface ServiceContext {
   releaseDedicated(member: Member): Promise<void>;
   /** Counts a connection in and out (for tests and metrics). */
   readonly connections: Set<StompJmsConnection>;
+  /** The highest {@link StompJmsConnection.peaks} of connections that have ended. */
+  readonly endedPeaks: Peaks;
+}
+
+/** What one session held for its client at most: bytes written and not yet taken, frames queued. */
+export interface Peaks {
+  bufferedBytes: number;
+  heldFrames: number;
 }
 
 /** A failure that ends the connection with an ERROR frame. */
@@ -173,6 +181,11 @@ export class StompJmsConnection {
 
   private isClosed(): boolean {
     return this.state === 'closed';
+  }
+
+  /** The most this session has held for its client. */
+  get peaks(): Peaks {
+    return { bufferedBytes: this.session.peakBuffered, heldFrames: this.outbox.peakHeld };
   }
 
   /** Subscriptions of this connection (for tests). */
@@ -646,6 +659,8 @@ export class StompJmsConnection {
   /** Sends ERROR and closes. */
   private fail(err: StompJmsError, receiptId?: string): void {
     if (this.state === 'closed') return;
+    // A client that does not read gets no more of what it did not read: only the ERROR.
+    if (err.spec === STOMP_JMS_ERRORS.SLOW_CONSUMER) this.outbox.clear();
     this.log.debug({ code: err.spec.code, err: err.message, detail: err.detail }, 'stomp.jms error');
     const body = Buffer.from(`${err.spec.code}: ${err.detail ?? err.message}\n`, 'utf8');
     const headers: StompHeader[] = [['message', err.message]];
@@ -669,6 +684,9 @@ export class StompJmsConnection {
   private cleanup(): void {
     this.state = 'closed';
     this.ctx.connections.delete(this);
+    const peaks = this.peaks;
+    this.ctx.endedPeaks.bufferedBytes = Math.max(this.ctx.endedPeaks.bufferedBytes, peaks.bufferedBytes);
+    this.ctx.endedPeaks.heldFrames = Math.max(this.ctx.endedPeaks.heldFrames, peaks.heldFrames);
     this.outbox.clear();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];

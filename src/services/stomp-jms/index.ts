@@ -3,7 +3,7 @@ import { BINDINGS, bindingForScheme, type BindingEntry } from '../../../adapters
 import type { BindingOptions } from '../../../adapters/jms';
 import type { Session } from '../../session';
 import type { Readiness, Service, ServiceConfig, ServiceType } from '../types';
-import { StompJmsConnection, type ServiceContext } from './connection';
+import { StompJmsConnection, type Peaks, type ServiceContext } from './connection';
 import { SubscriptionHub } from './hub';
 import { Member } from './pool';
 import { conflationTest, stompJmsPropertiesSchema, type StompJmsProperties } from './properties';
@@ -19,6 +19,12 @@ export interface StompJmsService extends Service {
   connections(): number;
   /** Broker connections of the pool that are up. */
   brokerConnectionsUp(): number;
+  /**
+   * The most any one session (open or ended) has held for its client: bytes handed to its
+   * WebSocket and not yet written out (bounded by `limits.maxBufferedBytes` plus one frame), and
+   * frames queued while it did not drain (bounded by `maxQueuedMessages` plus one).
+   */
+  peaks(): Peaks;
 }
 
 function bindingOf(config: ServiceConfig<StompJmsProperties>): [string, BindingEntry] {
@@ -54,6 +60,7 @@ export const stompJmsType: ServiceType<StompJmsProperties> = {
     const dedicated = new Set<Member>();
     const hub = new SubscriptionHub(members, config.limits.connectTimeoutMs);
     const connections = new Set<StompJmsConnection>();
+    const endedPeaks: Peaks = { bufferedBytes: 0, heldFrames: 0 };
     let rr = 0;
     const ctx: ServiceContext = {
       props,
@@ -65,6 +72,7 @@ export const stompJmsType: ServiceType<StompJmsProperties> = {
       log,
       codecLimits: { maxFrameSize: config.limits.maxMessageBytes, maxBodySize: config.limits.maxMessageBytes },
       connections,
+      endedPeaks,
       nextMember: () => members[rr++ % members.length] as Member,
       dedicatedMember: (clientId: string) => {
         const m = new Member(-1, entry.create, { ...base, clientId }, props.reconnect, log);
@@ -97,6 +105,14 @@ export const stompJmsType: ServiceType<StompJmsProperties> = {
       sharedSubscriptions: () => hub.size,
       connections: () => connections.size,
       brokerConnectionsUp: () => members.filter((m) => m.connected).length,
+      peaks: () => {
+        const p = { ...endedPeaks };
+        for (const c of connections) {
+          p.bufferedBytes = Math.max(p.bufferedBytes, c.peaks.bufferedBytes);
+          p.heldFrames = Math.max(p.heldFrames, c.peaks.heldFrames);
+        }
+        return p;
+      },
     };
   },
 };

@@ -20,6 +20,8 @@ export class Outbox implements Source {
   private paused = false;
   /** Messages dropped by conflation. */
   dropped = 0;
+  /** The most frames ever held at once. */
+  peakHeld = 0;
   lastSentAt = Date.now();
 
   constructor(
@@ -39,6 +41,7 @@ export class Outbox implements Source {
       return;
     }
     this.items.push({ frame, destination, conflatable, onSent });
+    if (this.held > this.peakHeld) this.peakHeld = this.held;
     if (destination === null || this.held <= this.max) return;
     if (conflatable) {
       for (let i = this.head; i < this.items.length - 1; i++) {

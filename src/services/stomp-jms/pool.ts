@@ -30,6 +30,8 @@ export class Member {
   private resolveUp: ((b: Binding) => void) | null = null;
   private rejectUp: ((e: Error) => void) | null = null;
   private closed = false;
+  /** A connection attempt is under way (one at a time: a second would leak its connection). */
+  private connecting = false;
   private attempt = 0;
   private timer: NodeJS.Timeout | undefined;
   /** Subscriptions re-created after a reconnect. */
@@ -59,7 +61,7 @@ export class Member {
 
   /** Starts connecting (once). */
   start(): void {
-    if (this.binding === null && this.timer === undefined && !this.closed) void this.attemptConnect();
+    if (this.binding === null && this.timer === undefined && !this.connecting && !this.closed) void this.attemptConnect();
   }
 
   get connected(): boolean {
@@ -100,18 +102,21 @@ export class Member {
 
   private async attemptConnect(): Promise<void> {
     this.timer = undefined;
+    this.connecting = true;
     const binding = this.create(this.options);
     try {
       await binding.connect();
     } catch (err) {
       this.lastError = err instanceof Error ? err : new Error(String(err));
       await binding.close().catch(() => undefined);
+      this.connecting = false;
       if (this.closed) return;
       const delay = backoffDelay(this.backoff, this.attempt++);
       this.log.warn({ member: this.index, err: this.lastError.message, retryInMs: delay }, 'broker connection failed');
       this.timer = setTimeout(() => void this.attemptConnect(), delay);
       return;
     }
+    this.connecting = false;
     if (this.closed) {
       await binding.close();
       return;
