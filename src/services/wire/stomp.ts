@@ -20,6 +20,12 @@ export function rawOf(frames: readonly { raw: Buffer }[]): Buffer | null {
   return Buffer.concat(frames.map((f) => f.raw));
 }
 
+/** `a` followed by `b`: one view when `b` starts where `a` ends in the same memory, else a copy. */
+export function joined(a: Buffer, b: Buffer): Buffer {
+  if (a.buffer === b.buffer && a.byteOffset + a.length === b.byteOffset) return Buffer.from(a.buffer, a.byteOffset, a.length + b.length);
+  return Buffer.concat([a, b]);
+}
+
 /**
  * CONNECT or STOMP with the client's `login` and `passcode` removed and `credential`'s added
  * after the other headers (negotiation frames are never escaped: STOMP 1.2 §"Value Encoding").
@@ -33,7 +39,7 @@ export function withCredential(frame: StompFrame, credential: Credential): Buffe
 /**
  * `stomp.proxy`: STOMP 1.0–1.2 end to end. Client messages may carry several frames or part of
  * one; each complete, valid frame goes to the broker. Broker frames reach the client one per
- * message (text when UTF-8), heart-beats included. With `inject`, the client's CONNECT/STOMP
+ * message (text when UTF-8) with the EOLs that follow them; lone heart-beats as they come. With `inject`, the client's CONNECT/STOMP
  * goes to the broker with Gangway's `login`/`passcode` instead of the client's.
  */
 export const stompProxy: WireProtocol<StompProxyProperties> = {
@@ -63,16 +69,26 @@ export const stompProxy: WireProtocol<StompProxyProperties> = {
       fromBackend(chunk, send) {
         const frames = pair.toClient.push(chunk);
         count('toClient', frames);
+        // One message per frame, with the EOLs that follow it in the same read (brokers end
+        // frames with NUL and a newline); heart-beat EOLs on their own go alone.
+        let pending: Buffer | null = null;
         for (const f of frames) {
-          send(f.raw, !isUtf8(f.raw));
+          if (f.kind === 'HEARTBEAT' && pending !== null) {
+            pending = joined(pending, f.raw);
+            continue;
+          }
+          if (pending !== null) send(pending, !isUtf8(pending));
+          pending = f.raw;
           if (f.command === 'CONNECTED') connected = true;
           // STOMP 1.2 "ERROR": the server must close after ERROR; some (RabbitMQ) keep the
           // connection open after refusing a login, so Gangway ends a refused injected login.
           else if (f.command === 'ERROR' && injector !== null && !connected) {
+            send(pending, !isUtf8(pending));
             link?.close(1008, `the broker refused the login: ${f.header('message') ?? 'ERROR'}`);
             return;
           }
         }
+        if (pending !== null) send(pending, !isUtf8(pending));
       },
       clientReply(err) {
         const reply = replyFor(err);
