@@ -26,7 +26,7 @@ import { xmppSuite } from './xmpp';
  * Prints throughput and latency per path and the targets (added p99, throughput against the byte proxy), then exits.
  */
 
-const ROOT = resolve(__dirname, '..', '..', '..');
+const ROOT = resolve(__dirname, '..', '..', '..', '..');
 /** Pause before each latency round, so the previous path's traffic and garbage are gone. */
 const SETTLE_MS = 300;
 /** Pause between the throughput phase and the latency phase, so the servers are done with the burst. */

@@ -9,21 +9,34 @@ const properties = z.strictObject({
   ...wirePropertiesShape,
   /** Overrides of the STOMP validator's limits (validators/stomp/README.md). */
   limits: limitsSchema(DEFAULT_LIMITS).default({}),
+  /**
+   * Send the whole frames of each read of the broker's stream as one WebSocket message, instead
+   * of one message per frame: fewer messages under load, for clients that take several frames per
+   * message (stompjs does). @default false
+   */
+  coalesceFrames: z.boolean().default(false),
 });
 
 type StompProxyProperties = z.infer<typeof properties>;
 
-/** Concatenated wire bytes of validated frames (a view when there is one). */
+/** The wire bytes of validated frames, `null` for none (see {@link span}). */
 export function rawOf(frames: readonly { raw: Buffer }[]): Buffer | null {
-  if (frames.length === 0) return null;
-  if (frames.length === 1) return (frames[0] as { raw: Buffer }).raw;
-  return Buffer.concat(frames.map((f) => f.raw));
+  return frames.length === 0 ? null : span(frames, 0, frames.length);
 }
 
-/** `a` followed by `b`: one view when `b` starts where `a` ends in the same memory, else a copy. */
-export function joined(a: Buffer, b: Buffer): Buffer {
-  if (a.buffer === b.buffer && a.byteOffset + a.length === b.byteOffset) return Buffer.from(a.buffer, a.byteOffset, a.length + b.length);
-  return Buffer.concat([a, b]);
+/**
+ * The wire bytes of `frames[from..to)`: one view when they lie end to end in the same memory (the
+ * frames of one read do), else a copy.
+ */
+export function span(frames: readonly { raw: Buffer }[], from: number, to: number): Buffer {
+  const first = (frames[from] as { raw: Buffer }).raw;
+  let end = first.byteOffset + first.length;
+  for (let i = from + 1; i < to; i++) {
+    const raw = (frames[i] as { raw: Buffer }).raw;
+    if (raw.buffer !== first.buffer || raw.byteOffset !== end) return Buffer.concat(frames.slice(from, to).map((f) => f.raw));
+    end += raw.length;
+  }
+  return to - from === 1 ? first : Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset);
 }
 
 /**
@@ -39,7 +52,8 @@ export function withCredential(frame: StompFrame, credential: Credential): Buffe
 /**
  * `stomp.proxy`: STOMP 1.0–1.2 end to end. Client messages may carry several frames or part of
  * one; each complete, valid frame goes to the broker. Broker frames reach the client one per
- * message (text when UTF-8) with the EOLs that follow them; lone heart-beats as they come. With `inject`, the client's CONNECT/STOMP
+ * message with the EOLs that follow them (lone heart-beats alone), or with `coalesceFrames` the
+ * whole frames of each read as one message; text when UTF-8. With `inject`, the client's CONNECT/STOMP
  * goes to the broker with Gangway's `login`/`passcode` instead of the client's.
  */
 export const stompProxy: WireProtocol<StompProxyProperties> = {
@@ -69,26 +83,28 @@ export const stompProxy: WireProtocol<StompProxyProperties> = {
       fromBackend(chunk, send) {
         const frames = pair.toClient.push(chunk);
         count('toClient', frames);
-        // One message per frame, with the EOLs that follow it in the same read (brokers end
-        // frames with NUL and a newline); heart-beat EOLs on their own go alone.
-        let pending: Buffer | null = null;
-        for (const f of frames) {
-          if (f.kind === 'HEARTBEAT' && pending !== null) {
-            pending = joined(pending, f.raw);
-            continue;
-          }
-          if (pending !== null) send(pending, !isUtf8(pending));
-          pending = f.raw;
+        // A message starts at `from`: each frame with the EOLs after it in this read (brokers end
+        // frames with NUL and a newline), or with coalesceFrames every whole frame of the read.
+        let from = 0;
+        const flush = (to: number): void => {
+          if (to === from) return;
+          const message = span(frames, from, to);
+          send(message, !isUtf8(message));
+          from = to;
+        };
+        for (let i = 0; i < frames.length; i++) {
+          const f = frames[i] as StompFrame;
+          if (f.kind !== 'HEARTBEAT' && !props.coalesceFrames) flush(i);
           if (f.command === 'CONNECTED') connected = true;
           // STOMP 1.2 "ERROR": the server must close after ERROR; some (RabbitMQ) keep the
           // connection open after refusing a login, so Gangway ends a refused injected login.
           else if (f.command === 'ERROR' && injector !== null && !connected) {
-            send(pending, !isUtf8(pending));
+            flush(i + 1);
             link?.close(1008, `the broker refused the login: ${f.header('message') ?? 'ERROR'}`);
             return;
           }
         }
-        if (pending !== null) send(pending, !isUtf8(pending));
+        flush(frames.length);
       },
       clientReply(err) {
         const reply = replyFor(err);

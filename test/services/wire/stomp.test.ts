@@ -1,23 +1,23 @@
 /**
  * stomp.proxy toward the client, in front of a local TCP server playing the broker: one WebSocket
- * message per frame with the EOLs that follow it in the same read, lone heart-beats alone, and
- * frames split across reads joined before they are sent.
+ * message per frame with the EOLs after it (or, with coalesceFrames, per read), lone heart-beats
+ * alone, and a frame split across reads sent once complete.
  */
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { Resources, openClient, service, startGateway, tcpServer, toBuffer, waitFor } from '../../support/gateway';
-import { joined } from '../../../src/services/wire/stomp';
+import { span } from '../../../src/services/wire/stomp';
 
 const res = new Resources();
 afterEach(() => res.closeAll());
 
 /** A client of stomp.proxy and the broker-side socket; `received` holds the client's messages as text. */
-async function session(): Promise<{ ws: WebSocket; broker: Socket; received: string[] }> {
+async function session(properties: Record<string, unknown> = {}): Promise<{ ws: WebSocket; broker: Socket; received: string[] }> {
   let broker: Socket | null = null;
   const backend = await tcpServer(res, (socket) => {
     broker = socket;
   });
-  const gw = await startGateway(res, { services: [service('stomp', 'stomp.proxy', '/stomp', { connect: `tcp://127.0.0.1:${backend.port}` })] });
+  const gw = await startGateway(res, { services: [service('stomp', 'stomp.proxy', '/stomp', { connect: `tcp://127.0.0.1:${backend.port}`, properties })] });
   const ws = await openClient(res, gw.ws('/stomp'), 'v12.stomp');
   const received: string[] = [];
   ws.on('message', (m) => received.push(toBuffer(m as Buffer).toString()));
@@ -27,18 +27,30 @@ async function session(): Promise<{ ws: WebSocket; broker: Socket; received: str
 }
 
 describe('stomp.proxy toward the client', () => {
+  const READ = 'CONNECTED\nversion:1.2\n\n\0\nMESSAGE\nsubscription:0\nmessage-id:1\ndestination:/q\n\none\0\r\n\nMESSAGE\nsubscription:0\nmessage-id:2\ndestination:/q\n\ntwo\0';
+
   it('sends each frame with the EOLs after it as one message, and a lone heart-beat alone', async () => {
     const { broker, received } = await session();
-    broker.write('CONNECTED\nversion:1.2\n\n\0\nMESSAGE\nsubscription:0\nmessage-id:1\ndestination:/q\n\none\0\r\n\nMESSAGE\nsubscription:0\nmessage-id:2\ndestination:/q\n\ntwo\0');
-    await waitFor(() => received.length === 3, 5000, 'three messages');
+    broker.write(`\n${READ}`);
+    await waitFor(() => received.length === 4, 5000, 'four messages');
     broker.write('\n');
-    await waitFor(() => received.length === 4, 5000, 'the heart-beat');
+    await waitFor(() => received.length === 5, 5000, 'the heart-beat');
     expect(received).toEqual([
+      '\n',
       'CONNECTED\nversion:1.2\n\n\0\n',
       'MESSAGE\nsubscription:0\nmessage-id:1\ndestination:/q\n\none\0\r\n\n',
       'MESSAGE\nsubscription:0\nmessage-id:2\ndestination:/q\n\ntwo\0',
       '\n',
     ]);
+  });
+
+  it('with coalesceFrames, sends the whole frames of one read as one message', async () => {
+    const { broker, received } = await session({ coalesceFrames: true });
+    broker.write(READ);
+    await waitFor(() => received.length === 1, 5000, 'one message');
+    broker.write('\n');
+    await waitFor(() => received.length === 2, 5000, 'the heart-beat');
+    expect(received).toEqual([READ, '\n']);
   });
 
   it('sends a frame split across reads once it is complete', async () => {
@@ -52,12 +64,15 @@ describe('stomp.proxy toward the client', () => {
   });
 });
 
-describe('joined', () => {
-  it('extends a view over adjacent memory and copies otherwise', () => {
-    const whole = Buffer.from('frame\0\n');
-    const view = joined(whole.subarray(0, 6), whole.subarray(6));
-    expect([view.toString(), view.buffer === whole.buffer]).toEqual(['frame\0\n', true]);
-    const copy = joined(Buffer.from('a'), Buffer.from('b'));
-    expect(copy.toString()).toBe('ab');
+describe('span', () => {
+  const frames = (whole: Buffer, ...cuts: number[]): { raw: Buffer }[] => [0, ...cuts].map((at, i) => ({ raw: whole.subarray(at, [...cuts, whole.length][i]) }));
+
+  it('is one view over frames that lie end to end, and a copy otherwise', () => {
+    const whole = Buffer.from('A\0B\0\nC\0');
+    const view = span(frames(whole, 2, 5), 0, 3);
+    expect([view.toString(), view.buffer === whole.buffer, view.byteOffset === whole.byteOffset]).toEqual(['A\0B\0\nC\0', true, true]);
+    expect(span(frames(whole, 2, 5), 1, 2).toString()).toBe('B\0\n');
+    const apart = span([{ raw: Buffer.from('A\0') }, { raw: Buffer.from('B\0') }], 0, 2);
+    expect(apart.toString()).toBe('A\0B\0');
   });
 });
