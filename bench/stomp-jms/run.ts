@@ -1,29 +1,62 @@
 import { execFile, fork, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import { promisify } from 'node:util';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Command } from 'commander';
-import { connect as amqpConnect } from 'amqplib';
+import { connect as amqpConnect, type Channel } from 'amqplib';
 import { findEnvFile, loadBackends } from '../../test/support/backends';
-import { isObject, type GatewayReply, type SubscriberCommand, type SubscriberReply } from './protocol';
+import { cpuByProcess } from '../proxy/procfs';
+import { isObject, stampNow, type GatewayReply, type SubscriberCommand, type SubscriberReply, type SubscriberReport } from './protocol';
 
 /**
  * `bench:stomp-jms`: one publisher → many WebSocket STOMP subscribers of one topic, through
  * Gangway's `stomp.jms` service (one broker subscription, fan-out in Gangway) and through
  * RabbitMQ's Web-STOMP plugin (one broker queue per subscriber). The publisher writes to
- * RabbitMQ's `amq.topic` over AMQP 0-9-1 at a fixed rate, the same for both paths; the
- * subscribers run in a process of their own, Gangway in another. Prints one table and exits.
+ * RabbitMQ's `amq.topic` over AMQP 0-9-1; the subscribers run in a process of their own, Gangway
+ * in another. Per path: latency at a fixed delivery rate, then the highest delivery rate the path
+ * sustains (a ladder of rates). Prints one table with the targets and exits.
  */
 
 const program = new Command()
   .name('bench:stomp-jms')
   .description('one publisher to many WebSocket subscribers of one topic: Gangway stomp.jms vs RabbitMQ Web-STOMP')
   .option('-n, --subscribers <n>', 'WebSocket subscribers of the topic', (v) => Number.parseInt(v, 10), 2000)
-  .option('-r, --rate <n>', 'messages per second published', (v) => Number.parseInt(v, 10), 100)
-  .option('-d, --seconds <s>', 'measured seconds per path', (v) => Number(v), 10)
+  .option('-l, --latency-deliveries <n>', 'deliveries/s of the latency measurement (messages/s × subscribers)', (v) => Number(v), 4000)
+  .option('-d, --seconds <s>', 'seconds of the latency measurement', (v) => Number(v), 10)
+  .option('--step-seconds <s>', 'seconds of each throughput step', (v) => Number(v), 4)
+  .option('--factor <x>', 'delivery rate of each throughput step over the one before', (v) => Number(v), 1.5)
+  .option('--max-deliveries <n>', 'the throughput ladder stops here', (v) => Number(v), 400_000)
+  .option('--min-deliveries <n>', 'when the first step is not sustained, rates are halved down to this', (v) => Number(v), 250)
+  .option('--max-lag-ms <ms>', 'a step is sustained when 99 % arrive within this long after publishing ends, and p99 latency is no more', (v) => Number(v), 1000)
   .option('-s, --size <bytes>', 'message body size', (v) => Number.parseInt(v, 10), 128)
-  .option('--only <path...>', 'run only some paths: gangway, web-stomp')
+  .option('--only <path...>', 'run only some paths: gangway, web-stomp, compare')
+  .option('--compare-gateway <file>', "another build's dist/bench/stomp-jms/gateway.js, measured as a third path")
+  .option('--cpu-prof <dir>', 'write a V8 CPU profile of each Gangway process into this folder')
+  .option('--hard-stop <s>', 'abort the whole run after this many seconds', (v) => Number(v), 600)
   .parse();
-const opts = program.opts<{ subscribers: number; rate: number; seconds: number; size: number; only?: string[] }>();
+const opts = program.opts<{
+  subscribers: number;
+  latencyDeliveries: number;
+  seconds: number;
+  stepSeconds: number;
+  factor: number;
+  maxDeliveries: number;
+  minDeliveries: number;
+  maxLagMs: number;
+  size: number;
+  only?: string[];
+  compareGateway?: string;
+  cpuProf?: string;
+  hardStop: number;
+}>();
+
+/** The p99 latency target at the latency rate, and the throughput ratio target over Web-STOMP. */
+const TARGET_P99_MS = 25;
+const TARGET_RATIO = 10;
+
+/** Row names of the paths. */
+const PATHS = { gangway: 'Gangway stomp.jms', compare: 'Gangway (compare)', webStomp: 'RabbitMQ Web-STOMP' } as const;
 
 /** compose/.env above the build output, or above the working directory. */
 function envFile(): string {
@@ -35,9 +68,14 @@ function envFile(): string {
 }
 
 const facts = loadBackends(envFile());
+const children = new Set<ChildProcess>();
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+function progress(line: string): void {
+  process.stderr.write(`bench:stomp-jms: ${line}\n`);
 }
 
 /** Waits for the next IPC message of `child` that `accept` takes. */
@@ -57,142 +95,220 @@ function nextMessage<T>(child: ChildProcess, accept: (m: unknown) => m is T, tim
   });
 }
 
-const isSubscriberReply = (m: unknown): m is SubscriberReply => isObject(m) && typeof m.type === 'string';
 const isGatewayReply = (m: unknown): m is GatewayReply => isObject(m) && (m.type === 'listening' || m.type === 'failed');
 
-async function ask(child: ChildProcess, cmd: SubscriberCommand, want: SubscriberReply['type'], timeoutMs: number): Promise<SubscriberReply> {
+async function ask<K extends SubscriberReply['type']>(child: ChildProcess, cmd: SubscriberCommand, want: K, timeoutMs: number): Promise<Extract<SubscriberReply, { type: K }>> {
   child.send(cmd);
-  const r = await nextMessage(child, (m): m is SubscriberReply => isSubscriberReply(m) && (m.type === want || m.type === 'failed'), timeoutMs, cmd.type);
+  const r = await nextMessage(child, (m): m is SubscriberReply => isObject(m) && (m.type === want || m.type === 'failed'), timeoutMs, cmd.type);
   if (r.type === 'failed') throw new Error(r.error);
-  return r;
+  return r as Extract<SubscriberReply, { type: K }>;
 }
 
-/** Publishes `rate` messages/s for `seconds` to `amq.topic` with routing key `key`. */
-async function publish(key: string, rate: number, seconds: number, size: number): Promise<number> {
-  const conn = await amqpConnect({ hostname: facts.host, port: facts.rabbitmq.amqpPort, username: facts.rabbitmq.gangway.username, password: facts.rabbitmq.gangway.password });
-  try {
+/** The Erlang VM of the local RabbitMQ, found by name in /proc; `null` when not found. */
+function rabbitPid(): number | null {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'beam.smp') return Number(entry);
+    } catch {
+      // The process ended while /proc was read.
+      continue;
+    }
+  }
+  return null;
+}
+
+/** The processes whose CPU a step reports, by role. */
+interface Watched {
+  readonly gangway: number | null;
+  readonly subscribers: number;
+  readonly rabbit: number | null;
+}
+
+/** CPU seconds so far per role. */
+function cpuNow(w: Watched): [number, number, number] {
+  const of = (pid: number | null): number => (pid === null ? Number.NaN : (cpuByProcess(pid, false).get(pid) ?? Number.NaN));
+  return [of(w.gangway), of(w.subscribers), of(w.rabbit)];
+}
+
+/** One AMQP 0-9-1 publisher to `amq.topic`, for the whole run. */
+class Publisher {
+  private constructor(
+    private readonly close: () => Promise<void>,
+    private readonly ch: Channel,
+    private readonly pad: string,
+  ) {}
+
+  static async open(size: number): Promise<Publisher> {
+    const conn = await amqpConnect({ hostname: facts.host, port: facts.rabbitmq.amqpPort, username: facts.rabbitmq.gangway.username, password: facts.rabbitmq.gangway.password });
     const ch = await conn.createChannel();
-    const pad = 'x'.repeat(Math.max(0, size - 21));
+    return new Publisher(() => conn.close(), ch, 'x'.repeat(Math.max(0, size - 17)));
+  }
+
+  /** Publishes `rate` messages/s (fractions allowed) for `seconds` with routing key `key`; returns how many. */
+  async run(key: string, rate: number, seconds: number): Promise<number> {
     const tickMs = 10;
     const start = Date.now();
     let sent = 0;
     while (Date.now() - start < seconds * 1000) {
       const due = Math.floor(((Date.now() - start) / 1000) * rate);
       while (sent < due) {
-        ch.publish('amq.topic', key, Buffer.from(`${process.hrtime.bigint()}:${pad}`));
         sent++;
+        if (!this.ch.publish('amq.topic', key, Buffer.from(`${stampNow()}:${this.pad}`))) await new Promise((r) => this.ch.once('drain', r));
       }
       await sleep(tickMs);
     }
-    await ch.close();
     return sent;
-  } finally {
-    await conn.close();
+  }
+
+  async end(): Promise<void> {
+    await this.close();
   }
 }
 
-interface Row {
-  readonly path: string;
-  readonly subscribers: number;
-  readonly openMs: number;
+/** One measured stretch of publishing at one rate. */
+interface Step {
+  /** Offered deliveries/s: messages/s × subscribers. */
+  readonly offered: number;
   readonly published: number;
   readonly expected: number;
-  readonly delivered: number;
+  readonly report: SubscriberReport;
+  /** Deliveries/s over the publishing time. */
   readonly perSecond: number;
-  readonly p50: number;
-  readonly p99: number;
-  readonly max: number;
-  readonly errors: number;
-  readonly dropped: number;
-  readonly silent: number;
+  /** CPU of Gangway, the subscriber process and RabbitMQ, in % of one core. */
+  readonly cpu: readonly [number, number, number];
+  readonly sustained: boolean;
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+interface PathResult {
+  readonly path: string;
+  readonly openMs: number;
+  readonly latency: Step;
+  readonly ladder: readonly Step[];
+  /** The highest sustained step, and whether the ladder ended without a failure (a floor, then). */
+  readonly best: Step | null;
+  readonly capped: boolean;
 }
 
-async function measure(path: string, url: string, extra: Partial<Extract<SubscriberCommand, { type: 'open' }>>): Promise<Row> {
-  const key = `bench.${Date.now().toString(36)}`;
-  const subs = fork(join(__dirname, 'subscribers.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  try {
-    const opened = await ask(subs, { type: 'open', url, count: opts.subscribers, destination: `/topic/${key}`, ...extra }, 'opened', 300_000);
-    const openMs = opened.type === 'opened' ? opened.ms : 0;
-    await publish(key, opts.rate, 1, opts.size);
-    await sleep(1000);
-    await ask(subs, { type: 'reset' }, 'report', 100).catch(() => undefined);
-    const published = await publish(key, opts.rate, opts.seconds, opts.size);
-    await sleep(3000);
-    const r = await ask(subs, { type: 'report' }, 'report', 60_000);
-    if (r.type !== 'report') throw new Error('no report');
-    const sorted = [...r.latenciesUs].sort((a, b) => a - b);
-    await ask(subs, { type: 'close' }, 'closed', 60_000);
-    return {
-      path,
-      subscribers: opts.subscribers,
-      openMs,
-      published,
-      expected: published * opts.subscribers,
-      delivered: r.delivered,
-      perSecond: r.delivered / opts.seconds,
-      p50: percentile(sorted, 50) / 1000,
-      p99: percentile(sorted, 99) / 1000,
-      max: (sorted[sorted.length - 1] ?? Number.NaN) / 1000,
-      errors: r.errors,
-      dropped: r.dropped,
-      silent: r.silent,
-    };
-  } finally {
-    subs.kill();
+class Bench {
+  constructor(
+    private readonly subs: ChildProcess,
+    private readonly publisher: Publisher,
+    private readonly key: string,
+    private readonly watched: Watched,
+  ) {}
+
+  /** Publishes at `offered` deliveries/s for `seconds`, waits up to the lag bound for the rest, and reports. */
+  async step(offered: number, seconds: number): Promise<Step> {
+    await ask(this.subs, { type: 'reset' }, 'reset', 10_000);
+    const cpu0 = cpuNow(this.watched);
+    const t0 = Date.now();
+    const published = await this.publisher.run(this.key, offered / opts.subscribers, seconds);
+    const expected = published * opts.subscribers;
+    const until = Date.now() + opts.maxLagMs;
+    while (Date.now() < until) {
+      const p = await ask(this.subs, { type: 'progress' }, 'progress', 10_000);
+      if (p.delivered >= expected) break;
+      await sleep(50);
+    }
+    const wall = (Date.now() - t0) / 1000;
+    const cpu1 = cpuNow(this.watched);
+    const report = await ask(this.subs, { type: 'report' }, 'report', 60_000);
+    const sustained = report.delivered >= 0.99 * expected && report.dropped === 0 && report.errors === 0 && report.p99Us !== null && report.p99Us <= opts.maxLagMs * 1000;
+    const cpu = cpu1.map((c, i) => ((c - (cpu0[i] as number)) / wall) * 100) as [number, number, number];
+    return { offered, published, expected, report, perSecond: report.delivered / seconds, cpu, sustained };
+  }
+
+  /** Waits until deliveries stop coming (a backlog after an unsustained step); false if they never did. */
+  async settle(limitMs: number): Promise<boolean> {
+    const end = Date.now() + limitMs;
+    let last = -1;
+    while (Date.now() < end) {
+      const p = await ask(this.subs, { type: 'progress' }, 'progress', 10_000);
+      if (p.delivered === last) return true;
+      last = p.delivered;
+      await sleep(1000);
+    }
+    return false;
   }
 }
 
-async function withGangway<T>(run: (url: string) => Promise<T>): Promise<T> {
+function describeStep(path: string, what: string, s: Step): string {
+  const p99 = s.report.p99Us === null ? 'n/a' : `${(s.report.p99Us / 1000).toFixed(1)} ms`;
+  return `${path}: ${what} ${Math.round(s.offered)}/s offered → ${Math.round(s.perSecond)}/s delivered (${((s.report.delivered / s.expected) * 100).toFixed(1)} %), p99 ${p99}, dropped ${s.report.dropped}${s.sustained ? '' : ' — not sustained'}`;
+}
+
+async function measure(path: string, url: string, gangway: number | null, publisher: Publisher, extra: Partial<Extract<SubscriberCommand, { type: 'open' }>>): Promise<PathResult> {
+  const key = `bench.${Date.now().toString(36)}`;
+  const subs = fork(join(__dirname, 'subscribers.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.add(subs);
+  try {
+    const opened = await ask(subs, { type: 'open', url, count: opts.subscribers, destination: `/topic/${key}`, ...extra }, 'opened', 300_000);
+    progress(`${path}: ${opened.count} subscribers open in ${(opened.ms / 1000).toFixed(1)} s`);
+    const bench = new Bench(subs, publisher, key, { gangway, subscribers: subs.pid as number, rabbit: rabbitPid() });
+    await bench.step(opts.latencyDeliveries, 1);
+    const latency = await bench.step(opts.latencyDeliveries, opts.seconds);
+    progress(describeStep(path, 'latency', latency));
+    const ladder: Step[] = [];
+    let best: Step | null = null;
+    let failed: Step | null = null;
+    for (let offered = opts.latencyDeliveries * opts.factor; offered <= opts.maxDeliveries; offered *= opts.factor) {
+      const s = await bench.step(offered, opts.stepSeconds);
+      ladder.push(s);
+      progress(describeStep(path, 'step', s));
+      if (!s.sustained) {
+        failed = s;
+        break;
+      }
+      best = s;
+    }
+    // The first step was not sustained: halve the rate until one is, or the floor is reached.
+    for (let offered = opts.latencyDeliveries / 2; best === null && offered >= opts.minDeliveries; offered /= 2) {
+      if (!(await bench.settle(30_000))) break;
+      const s = await bench.step(offered, opts.stepSeconds);
+      ladder.push(s);
+      progress(describeStep(path, 'below', s));
+      if (s.sustained) best = s;
+      else failed = s;
+    }
+    // Two more steps between the last sustained rate and the first that was not.
+    for (let i = 0; i < 2 && failed !== null && failed.report.dropped === 0; i++) {
+      if (!(await bench.settle(30_000))) break;
+      const low = best?.offered ?? opts.latencyDeliveries;
+      const s = await bench.step(Math.sqrt(low * failed.offered), opts.stepSeconds);
+      ladder.push(s);
+      progress(describeStep(path, 'between', s));
+      if (s.sustained) best = s;
+      else failed = s;
+    }
+    await ask(subs, { type: 'close' }, 'closed', 60_000);
+    return { path, openMs: opened.ms, latency, ladder: [...ladder].sort((a, b) => a.offered - b.offered), best, capped: failed === null };
+  } finally {
+    subs.kill();
+    children.delete(subs);
+  }
+}
+
+async function withGangway<T>(script: string, run: (url: string, pid: number) => Promise<T>): Promise<T> {
   const { username, password } = facts.rabbitmq.gangway;
-  const gw = fork(join(__dirname, 'gateway.js'), [`amqp://${facts.host}:${facts.rabbitmq.amqpPort}`, username, password], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const execArgv = opts.cpuProf === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${resolve(opts.cpuProf)}`];
+  const gw = fork(script, [`amqp://${facts.host}:${facts.rabbitmq.amqpPort}`, username, password], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.add(gw);
+  const exited = new Promise<void>((r) => gw.once('exit', () => r()));
   gw.on('exit', (code, signal) => {
-    if (code !== 0) process.stderr.write(`bench:stomp-jms: the Gangway process exited (${signal ?? `code ${code ?? '?'}`})\n`);
+    if (code !== 0) progress(`the Gangway process exited (${signal ?? `code ${code ?? '?'}`})`);
   });
   try {
     const r = await nextMessage(gw, isGatewayReply, 30_000, 'Gangway start');
     if (r.type === 'failed') throw new Error(`Gangway: ${r.error}`);
-    return await run(`ws://127.0.0.1:${r.port}/stomp`);
+    return await run(`ws://127.0.0.1:${r.port}/stomp`, gw.pid as number);
   } finally {
+    // Disconnecting lets it stop and exit by itself (and write its CPU profile).
     gw.disconnect();
-    await sleep(500);
+    await Promise.race([exited, sleep(10_000)]);
     gw.kill();
+    children.delete(gw);
   }
-}
-
-function printTable(rows: readonly Row[]): void {
-  const head = ['path', 'subscribers', 'open (s)', 'published', 'delivered', 'of expected', 'delivered msg/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'dropped', 'silent'];
-  const lines = rows.map((r) => [
-    r.path,
-    String(r.subscribers),
-    (r.openMs / 1000).toFixed(1),
-    String(r.published),
-    String(r.delivered),
-    `${((r.delivered / r.expected) * 100).toFixed(1)} %`,
-    Math.round(r.perSecond).toLocaleString('en-US'),
-    r.p50.toFixed(1),
-    r.p99.toFixed(1),
-    r.max.toFixed(1),
-    String(r.errors),
-    String(r.dropped),
-    String(r.silent),
-  ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] as string).length)));
-  const fmt = (cells: readonly string[]): string => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join(' | ')} |`;
-  process.stdout.write(
-    [
-      `bench:stomp-jms — 1 AMQP publisher → ${opts.subscribers} WebSocket STOMP subscribers of one topic, ${opts.rate} msg/s for ${opts.seconds} s, ${opts.size}-byte bodies`,
-      fmt(head),
-      `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
-      ...lines.map(fmt),
-      'dropped: subscribers the server disconnected after they subscribed; silent: subscribers that received nothing while measured',
-      '',
-    ].join('\n'),
-  );
 }
 
 /** Sockets RabbitMQ can still open (its file descriptor limit), or `null` when `rabbitmqctl` cannot tell. */
@@ -204,7 +320,7 @@ async function rabbitSocketsFree(): Promise<number | null> {
     if (!isObject(fds) || typeof fds.sockets_limit !== 'number' || typeof fds.sockets_used !== 'number') return null;
     return fds.sockets_limit - fds.sockets_used;
   } catch (err) {
-    process.stderr.write(`bench:stomp-jms: could not read RabbitMQ's socket limit (${err instanceof Error ? err.message : String(err)})\n`);
+    progress(`could not read RabbitMQ's socket limit (${err instanceof Error ? err.message : String(err)})`);
     return null;
   }
 }
@@ -220,24 +336,125 @@ async function checkWebStompCapacity(subscribers: number): Promise<void> {
   if (free !== null && subscribers + margin > free) {
     throw new Error(
       `RabbitMQ can open ${free} more sockets (its file descriptor limit): ${subscribers} Web-STOMP subscribers need ${subscribers + margin}. ` +
-        'Start RabbitMQ with a higher limit (ulimit -n 65536 before rabbitmq-server) or pass fewer --subscribers.',
+        'Start RabbitMQ with a higher limit (compose/up sets it; ulimit -n 65536 before rabbitmq-server) or pass fewer --subscribers.',
     );
   }
 }
 
-async function main(): Promise<void> {
-  const rows: Row[] = [];
-  const only = new Set(opts.only ?? ['gangway', 'web-stomp']);
-  if (only.has('gangway')) rows.push(await withGangway((url) => measure('Gangway stomp.jms → RabbitMQ (AMQP 0-9-1)', url, {})));
-  if (only.has('web-stomp')) {
-    await checkWebStompCapacity(opts.subscribers);
-    const { username, password } = facts.rabbitmq.guest;
-    rows.push(await measure('RabbitMQ Web-STOMP', `ws://${facts.host}:${facts.rabbitmq.webStompPort}/ws`, { login: username, passcode: password, host: facts.rabbitmq.vhost }));
+// --- the table ------------------------------------------------------------------------------------
+
+const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+const ms = (us: number | null): string => (us === null ? 'n/a' : (us / 1000).toFixed(1));
+const pct = (n: number): string => (Number.isNaN(n) ? 'n/a' : Math.round(n).toString());
+
+function table(head: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((l) => (l[i] as string).length)));
+  const fmt = (cells: readonly string[]): string => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join(' | ')} |`;
+  return [fmt(head), `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...rows.map(fmt)];
+}
+
+function stepCells(s: Step): string[] {
+  return [
+    int(s.offered),
+    int(s.perSecond),
+    `${((s.report.delivered / s.expected) * 100).toFixed(1)} %`,
+    ms(s.report.p50Us),
+    ms(s.report.p99Us),
+    ms(s.report.maxUs),
+    String(s.report.dropped),
+    `${pct(s.cpu[0])} / ${pct(s.cpu[1])} / ${pct(s.cpu[2])}`,
+  ];
+}
+
+/** The lowest rate a path was offered: when even that was not sustained, its rate is below it. */
+function lowestOffered(r: PathResult): number {
+  return Math.min(r.latency.offered, ...r.ladder.map((s) => s.offered));
+}
+
+function sustainedText(r: PathResult): string {
+  if (r.best === null) return `< ${int(lowestOffered(r))}`;
+  return `${r.capped ? '≥ ' : ''}${int(r.best.perSecond)}`;
+}
+
+function print(results: readonly PathResult[], loadBefore: number): void {
+  const n = opts.subscribers;
+  const cpuHead = 'CPU % gw / subs / rabbit';
+  const out: string[] = [
+    `bench:stomp-jms — 1 AMQP 0-9-1 publisher → ${n} WebSocket STOMP 1.2 subscribers of one topic (ack:auto), ${opts.size}-byte bodies`,
+    `node ${process.version}, ${os.platform()} ${os.arch()}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim() ?? 'unknown'}); load average ${loadBefore.toFixed(2)} at start, ${(os.loadavg()[0] ?? 0).toFixed(2)} at end`,
+    '',
+    `1. Latency at ${int(opts.latencyDeliveries)} deliveries/s (${(opts.latencyDeliveries / n).toFixed(2)} msg/s × ${n}) for ${opts.seconds} s; publisher stamp → subscriber process.`,
+    ...table(
+      ['path', 'open s', 'offered/s', 'delivered/s', 'of expected', 'p50 ms', 'p99 ms', 'max ms', 'dropped', cpuHead],
+      results.map((r) => [r.path, (r.openMs / 1000).toFixed(1), ...stepCells(r.latency)]),
+    ),
+    '',
+    `2. Throughput: steps of ${opts.stepSeconds} s, each ${opts.factor}× the last, then two between the last sustained and the first not;`,
+    `   sustained = ≥ 99 % delivered within ${opts.maxLagMs} ms after publishing ends, p99 ≤ ${opts.maxLagMs} ms, nobody dropped.`,
+    ...table(
+      ['path', 'offered/s', 'delivered/s', 'of expected', 'p50 ms', 'p99 ms', 'max ms', 'dropped', cpuHead, 'sustained'],
+      results.flatMap((r) => r.ladder.map((s) => [r.path, ...stepCells(s), s.sustained ? 'yes' : 'no'])),
+    ),
+    '',
+    '3. Targets',
+  ];
+  const gangway = results.find((r) => r.path === PATHS.gangway);
+  const web = results.find((r) => r.path === PATHS.webStomp);
+  const rows: string[][] = [];
+  if (gangway && web) {
+    const g = gangway.best?.perSecond ?? 0;
+    // Web-STOMP sustaining no rate at all is below the lowest it was offered: the ratio is then a floor.
+    const w = web.best?.perSecond ?? lowestOffered(web);
+    const ratio = g / w;
+    const floor = gangway.capped || web.best === null;
+    rows.push([`sustained deliveries/s ≥ ${TARGET_RATIO}× Web-STOMP`, sustainedText(gangway), sustainedText(web), `${floor ? '> ' : ''}${ratio.toFixed(1)}×`, ratio >= TARGET_RATIO ? 'met' : 'MISS']);
   }
-  printTable(rows);
+  if (gangway) {
+    const gp = gangway.latency.report.p99Us;
+    const wp = web?.latency.report.p99Us ?? null;
+    rows.push([
+      `p99 ≤ ${TARGET_P99_MS} ms at ${int(opts.latencyDeliveries)} deliveries/s`,
+      ms(gp),
+      ms(wp),
+      gp !== null && wp !== null ? `${(wp / gp).toFixed(1)}× lower` : 'n/a',
+      gp !== null && gp <= TARGET_P99_MS * 1000 && gangway.latency.sustained ? 'met' : 'MISS',
+    ]);
+  }
+  out.push(...table(['target', 'Gangway', 'Web-STOMP', 'ratio', 'verdict'], rows), '');
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+async function main(): Promise<void> {
+  const hardStop = setTimeout(() => {
+    progress(`hard stop after ${opts.hardStop} s`);
+    for (const c of children) c.kill('SIGKILL');
+    process.exit(2);
+  }, opts.hardStop * 1000);
+  hardStop.unref();
+  const loadBefore = os.loadavg()[0] ?? 0;
+  const only = new Set(opts.only ?? ['gangway', 'web-stomp', ...(opts.compareGateway === undefined ? [] : ['compare'])]);
+  if (only.has('web-stomp')) await checkWebStompCapacity(opts.subscribers);
+  if (only.has('compare') && opts.compareGateway === undefined) throw new Error('--only compare needs --compare-gateway');
+  const publisher = await Publisher.open(opts.size);
+  const results: PathResult[] = [];
+  try {
+    if (only.has('gangway')) results.push(await withGangway(join(__dirname, 'gateway.js'), (url, pid) => measure(PATHS.gangway, url, pid, publisher, {})));
+    if (only.has('compare') && opts.compareGateway !== undefined) {
+      results.push(await withGangway(resolve(opts.compareGateway), (url, pid) => measure(PATHS.compare, url, pid, publisher, {})));
+    }
+    if (only.has('web-stomp')) {
+      const { username, password } = facts.rabbitmq.guest;
+      results.push(await measure(PATHS.webStomp, `ws://${facts.host}:${facts.rabbitmq.webStompPort}/ws`, null, publisher, { login: username, passcode: password, host: facts.rabbitmq.vhost }));
+    }
+  } finally {
+    await publisher.end();
+  }
+  print(results, loadBefore);
+  clearTimeout(hardStop);
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`bench:stomp-jms: ${err instanceof Error ? err.message : String(err)}\n`);
+  progress(err instanceof Error ? err.message : String(err));
+  for (const c of children) c.kill();
   process.exit(1);
 });

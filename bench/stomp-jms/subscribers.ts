@@ -4,51 +4,80 @@ import { isObject, type SubscriberCommand, type SubscriberReply } from './protoc
 /**
  * The subscriber process of `bench:stomp-jms`: opens raw STOMP 1.2 clients over WebSocket
  * (the same minimal client for every target), subscribes each to one destination and records,
- * per MESSAGE, the latency from the publisher's timestamp (the body starts with
- * `process.hrtime.bigint()` of the publisher: CLOCK_MONOTONIC, shared by processes on Linux).
+ * per MESSAGE, the latency from the publisher's timestamp (see `stampNow`).
  */
 
 const clients: WebSocket[] = [];
 /** MESSAGE frames per subscriber since the last reset. */
-let perClient: number[] = [];
+let perClient = new Uint32Array(0);
 let delivered = 0;
 let errors = 0;
 let dropped = 0;
 let closing = false;
-let latenciesUs: number[] = [];
-const MAX_SAMPLES = 2_000_000;
+/** Latency samples in microseconds, the first `sampled` of them valid. */
+let samples = new Float64Array(1 << 16);
+let sampled = 0;
+const MAX_SAMPLES = 1 << 23;
 
 function reply(r: SubscriberReply): void {
   process.send?.(r);
 }
 
+function record(us: number): void {
+  if (sampled === samples.length) {
+    if (sampled === MAX_SAMPLES) return;
+    const grown = new Float64Array(samples.length * 2);
+    grown.set(samples);
+    samples = grown;
+  }
+  samples[sampled++] = us;
+}
+
+const NUL = 0x00;
+const LF = 0x0a;
+const CR = 0x0d;
+const COLON = 0x3a;
+const M = 0x4d;
+const E = 0x45;
+
+/** The publisher's microsecond stamp at `at` (digits up to `:`), or -1. */
+function stampAt(buf: Buffer, at: number, stop: number): number {
+  let n = 0;
+  let i = at;
+  for (; i < stop; i++) {
+    const c = buf[i] as number;
+    if (c === COLON) break;
+    if (c < 0x30 || c > 0x39) return -1;
+    n = n * 10 + (c - 0x30);
+  }
+  return i > at ? n : -1;
+}
+
 /**
  * Counts the MESSAGE frames completed by `data` and returns the bytes of an incomplete last frame
  * (RabbitMQ Web-STOMP sends the STOMP byte stream in WebSocket messages that need not end on a
- * frame boundary).
+ * frame boundary; Gangway sends one frame per message).
  */
 function onData(i: number, data: RawData, carry: Buffer | null): Buffer | null {
   const chunk = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
   const buf = carry ? Buffer.concat([carry, chunk]) : chunk;
+  const nowUs = Number(process.hrtime.bigint() / 1000n);
   let at = 0;
   while (at < buf.length) {
     // Heart-beats and the EOL RabbitMQ writes after each NUL, also at the start of a message.
-    while (at < buf.length && (buf[at] === 0x0a || buf[at] === 0x0d)) at++;
+    while (at < buf.length && (buf[at] === LF || buf[at] === CR)) at++;
     if (at === buf.length) break;
-    const end = buf.indexOf(0, at);
-    if (end < 0) return buf.subarray(at);
-    const stop = end;
-    if (buf.toString('latin1', at, Math.min(at + 7, stop)) === 'MESSAGE') {
+    const stop = buf.indexOf(NUL, at);
+    if (stop < 0) return buf.subarray(at);
+    if (buf[at] === M) {
       const sep = buf.indexOf('\n\n', at);
       if (sep > 0 && sep < stop) {
-        const bodyStart = sep + 2;
-        const colon = buf.indexOf(':', bodyStart);
-        const sent = BigInt(buf.toString('latin1', bodyStart, colon > 0 && colon < stop ? colon : stop));
+        const sent = stampAt(buf, sep + 2, stop);
         delivered++;
-        perClient[i] = (perClient[i] ?? 0) + 1;
-        if (latenciesUs.length < MAX_SAMPLES) latenciesUs.push(Number(process.hrtime.bigint() - sent) / 1000);
+        perClient[i] = (perClient[i] as number) + 1;
+        if (sent >= 0) record(nowUs - sent);
       }
-    } else if (buf.toString('latin1', at, Math.min(at + 5, stop)) === 'ERROR') {
+    } else if (buf[at] === E) {
       errors++;
     }
     at = stop + 1;
@@ -92,6 +121,11 @@ function openOne(cmd: Extract<SubscriberCommand, { type: 'open' }>, i: number): 
   });
 }
 
+function percentile(sorted: Float64Array, p: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
 process.on('message', (m: unknown) => {
   if (!isObject(m) || typeof m.type !== 'string') return;
   const cmd = m as SubscriberCommand;
@@ -100,6 +134,7 @@ process.on('message', (m: unknown) => {
       switch (cmd.type) {
         case 'open': {
           const t0 = Date.now();
+          perClient = new Uint32Array(cmd.count);
           for (let i = 0; i < cmd.count; i += 100) await Promise.all(Array.from({ length: Math.min(100, cmd.count - i) }, (_, j) => openOne(cmd, i + j)));
           reply({ type: 'opened', count: clients.length, ms: Date.now() - t0 });
           break;
@@ -108,13 +143,18 @@ process.on('message', (m: unknown) => {
           delivered = 0;
           errors = 0;
           dropped = 0;
-          perClient = [];
-          latenciesUs = [];
+          perClient.fill(0);
+          sampled = 0;
+          reply({ type: 'reset' });
+          break;
+        case 'progress':
+          reply({ type: 'progress', delivered, dropped });
           break;
         case 'report': {
           let silent = 0;
-          for (let i = 0; i < clients.length; i++) if ((perClient[i] ?? 0) === 0) silent++;
-          reply({ type: 'report', delivered, latenciesUs, errors, dropped, silent });
+          for (let i = 0; i < clients.length; i++) if (perClient[i] === 0) silent++;
+          const sorted = samples.slice(0, sampled).sort();
+          reply({ type: 'report', delivered, p50Us: percentile(sorted, 50), p99Us: percentile(sorted, 99), maxUs: percentile(sorted, 100), errors, dropped, silent });
           break;
         }
         case 'close':

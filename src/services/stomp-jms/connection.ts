@@ -25,6 +25,7 @@ import { replyFor } from '../../../validators/stomp';
 import { WireError } from '../../../validators/types';
 import { asBuffer, type Session, type Valve } from '../../session';
 import { STOMP_JMS_ERRORS, type StompJmsErrorSpec } from './errors';
+import { SplitMessage, subscriptionLine } from './frames';
 import { Outbox } from './outbox';
 import { ManagedSubscription, type Member } from './pool';
 import type { SharedDelivery, SharedSubscriber, SubscriptionHub } from './hub';
@@ -106,6 +107,8 @@ class LocalSubscription implements SharedSubscriber {
     readonly spec: SubscribeSpec,
     readonly shared: boolean,
     readonly conflatable: boolean,
+    /** The `subscription` header line of its MESSAGE frames. */
+    readonly line: Buffer,
   ) {}
 
   deliverShared(delivery: SharedDelivery): void {
@@ -436,7 +439,7 @@ export class StompJmsConnection {
       ...(selector === undefined ? {} : { selector }),
       ...(durableName === undefined ? {} : { durableName }),
     };
-    const sub = new LocalSubscription(this, id, destText, ack as AckMode, spec, shared, this.ctx.conflatable(destText));
+    const sub = new LocalSubscription(this, id, destText, ack as AckMode, spec, shared, this.ctx.conflatable(destText), subscriptionLine(id, this.version));
     this.subs.set(id, sub);
     let op: Promise<void>;
     if (shared) {
@@ -490,16 +493,19 @@ export class StompJmsConnection {
     return encodeFrame({ command: 'MESSAGE', headers, body: msg.body }, this.version);
   }
 
-  /** A delivery of a shared subscription: the frame is encoded once per view and shared. */
+  /**
+   * A delivery of a shared subscription: its headers are encoded once per view (the version, and
+   * this session when it owns a temporary destination the message names), the frame once per
+   * subscription id, and every subscriber with the same view and id is handed the same buffer.
+   */
   deliverShared(sub: LocalSubscription, d: SharedDelivery): void {
     if (this.state !== 'open' || this.subs.get(sub.id) !== sub) return;
     const m = d.message;
-    const view = this.owns(m.destination) || this.owns(m.replyTo) ? `${this.version}|${sub.id}|${this.session.id}` : `${this.version}|${sub.id}`;
-    this.outbox.push(
-      d.frame(view, () => this.encodeMessage(m, sub.id, undefined)),
-      sub.clientDestination,
-      sub.conflatable,
+    const view = this.owns(m.destination) || this.owns(m.replyTo) ? `${this.version}|${this.session.id}` : this.version;
+    const frame = d.frame(view, sub.id, sub.line, () =>
+      SplitMessage.encode(headersFromMessage(m, this.writeDestination, m.messageId ?? `${this.session.id}-${++this.nextMessage}`), m.body, this.version),
     );
+    this.outbox.push(frame, sub.clientDestination, sub.conflatable);
   }
 
   private deliverOwn(sub: LocalSubscription, d: Delivery, epoch: number): void {

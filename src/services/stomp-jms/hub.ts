@@ -1,29 +1,31 @@
 import type { JmsMessage, SubscribeSpec } from '../../../adapters/jms';
 import { destinationText } from '../../../adapters/jms';
+import type { SplitMessage } from './frames';
 import { ManagedSubscription, type Member } from './pool';
 
-/** One broker delivery on a shared subscription, with its encoded MESSAGE frames cached per view. */
+/** One broker delivery on a shared subscription, with its MESSAGE frame encoded once per view. */
 export class SharedDelivery {
-  private readonly frames = new Map<string, Buffer>();
+  private readonly views = new Map<string, SplitMessage>();
 
   constructor(readonly message: JmsMessage) {}
 
   /**
-   * The frame for one view (version, subscription id, and the session when it owns a temporary
-   * destination the message names): encoded once, then shared by every subscriber with that view.
+   * The frame for one view (the version, and the session when it owns a temporary destination the
+   * message names) and one subscription id: the headers are encoded once per view, the frame once
+   * per subscription id, and shared by every subscriber with the same view and id.
    */
-  frame(view: string, encode: () => Buffer): Buffer {
-    let f = this.frames.get(view);
-    if (f === undefined) {
-      f = encode();
-      this.frames.set(view, f);
+  frame(view: string, id: string, line: Buffer, encode: () => SplitMessage): Buffer {
+    let split = this.views.get(view);
+    if (split === undefined) {
+      split = encode();
+      this.views.set(view, split);
     }
-    return f;
+    return split.frameFor(id, line);
   }
 
-  /** Distinct encodings made (for tests and metrics). */
+  /** Distinct header encodings made (for tests and metrics). */
   get encodings(): number {
-    return this.frames.size;
+    return this.views.size;
   }
 }
 

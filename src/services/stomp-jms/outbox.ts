@@ -1,3 +1,5 @@
+import { Duplex } from 'node:stream';
+import type { WebSocket } from 'ws';
 import type { Session, Source } from '../../session';
 
 interface Item {
@@ -9,10 +11,32 @@ interface Item {
 }
 
 /**
+ * The TCP socket under a WebSocket. ws keeps it in `_socket` and has no public accessor; a
+ * WebSocket without one (not yet or no longer connected) gives `null`.
+ */
+function socketOf(ws: WebSocket): Duplex | null {
+  const socket: unknown = Reflect.get(ws, '_socket');
+  return socket instanceof Duplex ? socket : null;
+}
+
+/** Outboxes whose socket is corked until the current tick ends. */
+const corked: Outbox[] = [];
+
+function uncorkAll(): void {
+  for (let i = 0; i < corked.length; i++) (corked[i] as Outbox).uncork();
+  corked.length = 0;
+}
+
+/**
  * Frames on their way to one client. They go straight to the WebSocket while it drains; while
  * the session's valve has paused its producer (the client is slow), they wait here, at most
  * `max` messages. Past the bound a message for a conflatable destination drops the oldest held
  * message of a conflatable destination; otherwise `onOverflow` runs (the session ends).
+ *
+ * Frames written in one tick (several broker messages read in one chunk, each fanned out to
+ * every subscriber) leave in one socket write: the first write of a tick corks the socket, and
+ * the end of the tick uncorks every corked socket at once. Each frame is still a WebSocket
+ * message of its own.
  */
 export class Outbox implements Source {
   private items: Item[] = [];
@@ -23,12 +47,16 @@ export class Outbox implements Source {
   /** The most frames ever held at once. */
   peakHeld = 0;
   lastSentAt = Date.now();
+  private readonly socket: Duplex | null;
+  private isCorked = false;
 
   constructor(
     private readonly session: Session,
     private readonly max: number,
     private readonly onOverflow: (destination: string) => void,
-  ) {}
+  ) {
+    this.socket = socketOf(session.ws);
+  }
 
   get held(): number {
     return this.items.length - this.head;
@@ -56,9 +84,20 @@ export class Outbox implements Source {
   }
 
   private write(frame: Buffer, onSent: (() => void) | undefined): void {
+    if (!this.isCorked && this.socket !== null) {
+      this.isCorked = true;
+      this.socket.cork();
+      if (corked.push(this) === 1) process.nextTick(uncorkAll);
+    }
     this.lastSentAt = Date.now();
     this.session.send(frame, false);
     onSent?.();
+  }
+
+  /** Writes out what the socket gathered this tick. */
+  uncork(): void {
+    this.isCorked = false;
+    this.socket?.uncork();
   }
 
   pause(): void {
