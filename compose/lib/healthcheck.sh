@@ -45,7 +45,8 @@ case ${1:-} in
   redis)
     exchange "$REDIS_PORT" 'PING\r\n' '^\+PONG' ;;
   gangway)
-    exec 3<>"/dev/tcp/$host/$GANGWAY_PORT" ;;
+    # The management service of the built-in configuration: /health answers 200 with a JSON body.
+    exchange "$GANGWAY_PORT" "GET /health HTTP/1.0\r\nHost: $host:$GANGWAY_PORT\r\n\r\n" '^HTTP/1\.[01] 200 ' ;;
   *)
     echo "usage: healthcheck.sh {activemq|rabbitmq|prosody|ngircd|inspircd|redis|gangway}" >&2
     exit 2 ;;

@@ -8,8 +8,11 @@
  *   openwire HOST PORT                 (connect)         -> the broker's WireFormatInfo
  *   stomp HOST PORT LOGIN PASSCODE     CONNECT           -> CONNECTED
  *   amqp HOST PORT USER PASSWORD       AMQP 0-9-1 header -> Connection.Start, PLAIN Start-Ok -> Tune
- *   ws HOST PORT PATH PROTOCOL         HTTP Upgrade      -> 101 Switching Protocols
- *   xmpp HOST PORT DOMAIN CAFILE       stream header     -> STARTTLS, certificate verified for DOMAIN
+ *   webstomp HOST PORT PATH LOGIN PASSCODE
+ *                                      HTTP Upgrade (v12.stomp) -> 101, CONNECT in a WebSocket frame -> CONNECTED
+ *   xmpp HOST PORT DOMAIN CAFILE USER PASSWORD
+ *                                      stream header     -> STARTTLS, certificate verified for DOMAIN,
+ *                                                           SASL PLAIN as USER@DOMAIN -> <success/>
  *   irc HOST PORT                      NICK/USER         -> 001 RPL_WELCOME
  *   ircs HOST PORT CAFILE              same over TLS, verifying the server certificate
  *   ircstarttls HOST PORT CAFILE PASS  STARTTLS -> 670, TLS verified, PASS/NICK/USER -> 001
@@ -21,6 +24,7 @@
  */
 const net = require('node:net');
 const tls = require('node:tls');
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 
 const ATTEMPT_TIMEOUT_MS = 3000;
@@ -77,9 +81,13 @@ function openwire(host, port) {
   return exchange({ host, port }, () => undefined, (buf) => buf.includes(Buffer.from('ActiveMQ', 'latin1')));
 }
 
+/** STOMP 1.2 CONNECT, without heart-beats. */
+function stompConnectFrame(login, passcode) {
+  return `CONNECT\naccept-version:1.2\nhost:/\nlogin:${login}\npasscode:${passcode}\nheart-beat:0,0\n\n\0`;
+}
+
 function stomp(host, port, login, passcode) {
-  const frame = `CONNECT\naccept-version:1.2\nhost:/\nlogin:${login}\npasscode:${passcode}\nheart-beat:0,0\n\n\0`;
-  return exchange({ host, port }, (s) => s.write(frame), (buf) => {
+  return exchange({ host, port }, (s) => s.write(stompConnectFrame(login, passcode)), (buf) => {
     const text = buf.toString('utf8');
     if (!text.includes('\0')) return false;
     if (text.startsWith('CONNECTED')) return true;
@@ -138,31 +146,80 @@ function amqp(host, port, user, password) {
   });
 }
 
-function ws(host, port, path, protocol) {
+/** RFC 6455 §5.2: one masked text frame, as a client sends it. */
+function wsTextFrame(text) {
+  const payload = Buffer.from(text, 'utf8');
+  if (payload.length > 0xffff) throw new Error('WebSocket probe frame longer than 65535 bytes');
+  const header = payload.length < 126
+    ? Buffer.from([0x81, 0x80 | payload.length])
+    : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 255]);
+  const mask = crypto.randomBytes(4);
+  const masked = Buffer.alloc(payload.length);
+  for (let i = 0; i < payload.length; i++) masked[i] = payload[i] ^ mask[i % 4];
+  return Buffer.concat([header, mask, masked]);
+}
+
+/** RFC 6455 §5.2: the server's first frame at the start of `buf` (unmasked), or null while incomplete. */
+function wsFirstFrame(buf) {
+  if (buf.length < 2) return null;
+  let length = buf[1] & 0x7f;
+  let offset = 2;
+  if (length === 126) {
+    if (buf.length < 4) return null;
+    length = buf.readUInt16BE(2);
+    offset = 4;
+  } else if (length === 127) {
+    if (buf.length < 10) return null;
+    length = Number(buf.readBigUInt64BE(2));
+    offset = 10;
+  }
+  if (buf.length < offset + length) return null;
+  return { opcode: buf[0] & 0x0f, payload: buf.subarray(offset, offset + length) };
+}
+
+/** STOMP over WebSocket: the upgrade with subprotocol v12.stomp, then a STOMP login in a text frame. */
+function webstomp(host, port, path, login, passcode) {
   const request = [
     `GET ${path} HTTP/1.1`,
     `Host: ${host}:${port}`,
     'Upgrade: websocket',
     'Connection: Upgrade',
     'Sec-WebSocket-Version: 13',
-    `Sec-WebSocket-Key: ${Buffer.from('gangway-probe-16').toString('base64')}`,
-    `Sec-WebSocket-Protocol: ${protocol}`,
+    `Sec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}`,
+    'Sec-WebSocket-Protocol: v12.stomp',
     '',
     '',
   ].join('\r\n');
-  return exchange({ host, port }, (s) => s.write(request), (buf) => {
-    const text = buf.toString('latin1');
-    if (!text.includes('\r\n')) return false;
-    if (/^HTTP\/1\.1 101 /.test(text)) return true;
-    throw new Error(`WebSocket upgrade refused: ${JSON.stringify(text.split('\r\n')[0])}`);
+  let sentConnect = false;
+  return exchange({ host, port }, (s) => s.write(request), (buf, socket) => {
+    const headerEnd = buf.indexOf('\r\n\r\n');
+    const statusLine = buf.toString('latin1', 0, Math.max(buf.indexOf('\r\n'), 0));
+    if (statusLine !== '' && !/^HTTP\/1\.1 101 /.test(statusLine)) {
+      throw new Error(`WebSocket upgrade refused: ${JSON.stringify(statusLine)}`);
+    }
+    if (headerEnd < 0) return false;
+    if (!sentConnect) {
+      sentConnect = true;
+      socket.write(wsTextFrame(stompConnectFrame(login, passcode)));
+    }
+    const frame = wsFirstFrame(buf.subarray(headerEnd + 4));
+    if (frame === null) return false;
+    if (frame.opcode === 8) {
+      const code = frame.payload.length >= 2 ? frame.payload.readUInt16BE(0) : 1005;
+      throw new Error(`WebSocket closed by the server (${code}): ${JSON.stringify(frame.payload.subarray(2).toString('utf8').slice(0, 300))}`);
+    }
+    const text = frame.payload.toString('utf8');
+    if (text.startsWith('CONNECTED')) return true;
+    throw new Error(`STOMP CONNECT over WebSocket refused: ${JSON.stringify(text.slice(0, 300))}`);
   });
 }
 
 /**
- * RFC 6120 §5.4: stream features must offer STARTTLS; after <proceed/> the TLS handshake must
- * verify the server certificate against the test CA for the XMPP domain.
+ * RFC 6120 §5.4 and §6: stream features must offer STARTTLS; after <proceed/> the TLS handshake
+ * must verify the server certificate against the test CA for the XMPP domain; on the restarted
+ * stream, SASL PLAIN (RFC 4616) as USER must end in <success/>.
  */
-function xmpp(host, port, domain, ca) {
+function xmpp(host, port, domain, ca, user, password) {
   const header = `<?xml version='1.0'?><stream:stream to='${domain}' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>`;
   let asked = false;
   return new Promise((resolve, reject) => {
@@ -183,20 +240,38 @@ function xmpp(host, port, domain, ca) {
       socket.removeAllListeners('close');
       socket.removeAllListeners('error');
       const secure = tls.connect({ socket, ca: fs.readFileSync(ca), servername: domain });
-      const timer = setTimeout(() => {
-        secure.destroy();
-        reject(new Error(`no TLS handshake within ${ATTEMPT_TIMEOUT_MS} ms`));
-      }, ATTEMPT_TIMEOUT_MS);
-      secure.once('secureConnect', () => {
+      let got = '';
+      let authenticating = false;
+      const done = (error) => {
         clearTimeout(timer);
         secure.destroy();
-        resolve();
+        if (error) reject(error);
+        else resolve();
+      };
+      const timer = setTimeout(() => done(new Error(`no SASL outcome after STARTTLS within ${ATTEMPT_TIMEOUT_MS} ms; got ${JSON.stringify(got.slice(0, 300))}`)), ATTEMPT_TIMEOUT_MS);
+      secure.once('secureConnect', () => secure.write(header));
+      secure.on('data', (chunk) => {
+        got += chunk.toString('utf8');
+        if (got.includes('<stream:error')) {
+          done(new Error(`XMPP stream error after STARTTLS: ${JSON.stringify(got.slice(0, 300))}`));
+        } else if (!authenticating && got.includes('</stream:features>')) {
+          if (!/<mechanism>PLAIN<\/mechanism>/.test(got)) {
+            done(new Error(`XMPP SASL PLAIN not offered after STARTTLS: ${JSON.stringify(got.slice(0, 300))}`));
+            return;
+          }
+          authenticating = true;
+          got = '';
+          const response = Buffer.from(`\0${user}\0${password}`, 'utf8').toString('base64');
+          secure.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${response}</auth>`);
+        } else if (authenticating && got.includes('<success')) {
+          secure.write('</stream:stream>');
+          done();
+        } else if (authenticating && got.includes('<failure')) {
+          done(new Error(`XMPP SASL PLAIN refused for ${user}@${domain}: ${JSON.stringify(got.slice(0, 300))}`));
+        }
       });
-      secure.once('error', (error) => {
-        clearTimeout(timer);
-        secure.destroy();
-        reject(new Error(`XMPP STARTTLS: ${error.message}`));
-      });
+      secure.once('error', (error) => done(new Error(`XMPP STARTTLS: ${error.message}`)));
+      secure.once('close', () => done(new Error(`XMPP connection closed after STARTTLS; got ${JSON.stringify(got.slice(0, 300))}`)));
       throw HANDED_OVER;
     }).catch((error) => {
       if (error !== HANDED_OVER) reject(error);
@@ -267,8 +342,8 @@ const PROBES = {
   openwire: { args: 2, run: (a) => openwire(a[0], a[1]) },
   stomp: { args: 4, run: (a) => stomp(a[0], a[1], a[2], a[3]) },
   amqp: { args: 4, run: (a) => amqp(a[0], a[1], a[2], a[3]) },
-  ws: { args: 4, run: (a) => ws(a[0], a[1], a[2], a[3]) },
-  xmpp: { args: 4, run: (a) => xmpp(a[0], a[1], a[2], a[3]) },
+  webstomp: { args: 5, run: (a) => webstomp(a[0], a[1], a[2], a[3], a[4]) },
+  xmpp: { args: 6, run: (a) => xmpp(a[0], a[1], a[2], a[3], a[4], a[5]) },
   irc: { args: 2, run: (a) => irc(a[0], a[1], false) },
   ircs: { args: 3, run: (a) => irc(a[0], a[1], true, a[2]) },
   ircstarttls: { args: 4, run: (a) => ircStarttls(a[0], a[1], a[2], a[3]) },

@@ -21,7 +21,7 @@ export interface Credentials {
   readonly password: string;
 }
 
-/** ActiveMQ Classic. Anonymous logins are accepted; `user` is what clients send. */
+/** ActiveMQ Classic. Logins are checked: `user` is the one account the broker accepts. */
 export interface ActiveMqFacts {
   readonly openwirePort: number;
   readonly stompPort: number;
