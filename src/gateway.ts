@@ -501,9 +501,11 @@ export class Gateway implements GatewayView {
     for (const s of this.sessionSet) s.close(SHUTDOWN.close, 'Gangway shutting down', SHUTDOWN);
     const deadline = Date.now() + this.config.limits.shutdownDrainMs;
     while (this.sessionSet.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    // Sessions cut at the deadline still end (and log their close line) before stop resolves.
+    const cut = [...this.sessionSet].map((s) => new Promise<void>((resolve) => s.ws.once('close', () => resolve())));
     for (const s of this.sessionSet) s.ws.terminate();
     for (const l of this.listeners) l.server.closeAllConnections();
-    await closed;
+    await Promise.all([closed, ...cut]);
     await Promise.all([...this.states.values()].map((st) => st.service.close?.()));
     this.security.close();
     this.started = false;

@@ -11,7 +11,7 @@ import { dirname, join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { transformFileSync } from '@swc/core';
 import { hashPassword, parseScryptHash, verifyPassword } from '../security/passwords';
-import { Resources, closed, closedPort, httpRequest, nextMessage, openClient, toBuffer } from './support/gateway';
+import { Resources, closed, closedPort, httpRequest, nextMessage, openClient, parseMetrics, sample, toBuffer } from './support/gateway';
 
 const ROOT = join(__dirname, '..');
 const FIXTURES = join(__dirname, 'fixtures', 'config');
@@ -70,6 +70,49 @@ function run(args: string[], stdin?: string): Promise<Run> {
     child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+/** The JSON log lines of a run's standard output. */
+function logLines(stdout: string): Record<string, unknown>[] {
+  return stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** A WebSocket client by hand that upgrades, then reads nothing more (so it never answers a close frame). */
+async function stalledClient(port: number, path: string): Promise<net.Socket> {
+  const socket = net.connect({ host: '127.0.0.1', port });
+  socket.on('error', () => undefined);
+  res.add(() => void socket.destroy());
+  socket.write(
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+  );
+  const head = await new Promise<string>((resolve, reject) => {
+    let got = '';
+    const onData = (c: Buffer): void => {
+      got += c.toString('latin1');
+      if (!got.includes('\r\n\r\n')) return;
+      socket.off('data', onData);
+      socket.pause();
+      resolve(got);
+    };
+    socket.on('data', onData);
+    socket.once('close', () => reject(new Error(`closed during the upgrade: ${got}`)));
+  });
+  expect(head).toMatch(/^HTTP\/1\.1 101 Switching Protocols\r\n[^]*\r\n\r\n$/);
+  return socket;
+}
+
+/** Reads what is left on a socket until the peer has closed it. */
+function readToEnd(socket: net.Socket): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.once('close', () => resolve(Buffer.concat(chunks)));
+    socket.resume();
   });
 }
 
@@ -136,9 +179,9 @@ describe('gangway check', () => {
 });
 
 describe('gangway start', () => {
-  /** Starts the CLI and resolves once it logged the start line. */
-  function start(args: string[]): Promise<{ child: ChildProcess; exited: Promise<Run> }> {
-    const child = spawn(process.execPath, [cli, 'start', ...args], { env: cleanEnv({ GANGWAY_LOG_LEVEL: 'info' }), stdio: ['ignore', 'pipe', 'pipe'] });
+  /** Starts the CLI (with `env` added to its environment) and resolves once it logged the start line. */
+  function start(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; exited: Promise<Run> }> {
+    const child = spawn(process.execPath, [cli, 'start', ...args], { env: cleanEnv({ GANGWAY_LOG_LEVEL: 'info', ...env }), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     const exited = new Promise<Run>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
@@ -158,7 +201,7 @@ describe('gangway start', () => {
     });
   }
 
-  it('runs the built-in configuration: /health, /echo, / and /tcp; SIGTERM closes sessions with 1001 and exits 0', async () => {
+  it('runs the built-in configuration: /health, /ready, /metrics, /echo, / and /tcp; SIGTERM closes sessions with 1001 and exits 0', async () => {
     const port = await closedPort();
     const { child, exited } = await start(['--port', String(port)]);
     const base = `127.0.0.1:${port}`;
@@ -166,6 +209,15 @@ describe('gangway start', () => {
     const health = await httpRequest(`http://${base}/health`);
     expect(health.status).toBe(200);
     expect((JSON.parse(health.body) as { status: string }).status).toBe('ok');
+
+    // Ready: listening, and the /tcp example's back end (Gangway's own port) accepts connections.
+    const ready = await httpRequest(`http://${base}/ready`);
+    expect(ready.status).toBe(200);
+    expect(JSON.parse(ready.body)).toEqual({
+      status: 'ready',
+      listening: true,
+      services: { management: { ok: true }, welcome: { ok: true }, echo: { ok: true }, tcp: { ok: true } },
+    });
 
     const page = await httpRequest(`http://${base}/`);
     expect(page.status).toBe(200);
@@ -192,17 +244,92 @@ describe('gangway start', () => {
     expect(answer).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     expect(answer).toContain('"status":"ok"');
 
+    const metrics = await httpRequest(`http://${base}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(metrics.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    const samples = parseMetrics(metrics.body);
+    expect(sample(samples, 'gangway_sessions', { service: 'echo' })).toBe(1);
+    expect(sample(samples, 'gangway_sessions_total', { service: 'tcp' })).toBe(1);
+    expect(sample(samples, 'gangway_messages_total', { service: 'echo', direction: 'in' })).toBe(1);
+    expect(sample(samples, 'gangway_bytes_total', { service: 'echo', direction: 'out' })).toBe('round trip'.length);
+
     const shutdown = closed(echo);
     child.kill('SIGTERM');
     expect(await shutdown).toEqual({ code: 1001, reason: 'Gangway shutting down' });
     const r = await exited;
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
-    const events = r.stdout
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => (JSON.parse(l) as { event?: string }).event);
+    const events = logLines(r.stdout).map((l) => l.event);
     expect(events).toEqual(expect.arrayContaining(['listen', 'start', 'session.open', 'session.close', 'shutdown', 'stopped']));
+  }, 20_000);
+
+  it('on SIGINT, as on SIGTERM, closes sessions with 1001 "Gangway shutting down" and exits 0', async () => {
+    const port = await closedPort();
+    const { child, exited } = await start(['--port', String(port)]);
+    const echo = await openClient(res, `ws://127.0.0.1:${port}/echo`);
+    const shutdown = closed(echo);
+    child.kill('SIGINT');
+    expect(await shutdown).toEqual({ code: 1001, reason: 'Gangway shutting down' });
+    const r = await exited;
+    expect([r.code, r.signal, r.stderr]).toEqual([0, null, '']);
+    const lines = logLines(r.stdout);
+    expect(lines.find((l) => l.event === 'shutdown')).toMatchObject({ signal: 'SIGINT' });
+    expect(lines.find((l) => l.event === 'session.close')).toMatchObject({ service: 'echo', closeCode: 1001, reason: 'Gangway shutting down', error: 'GW_ERR_SHUTDOWN' });
+    expect(lines.at(-1)).toMatchObject({ event: 'stopped' });
+  }, 20_000);
+
+  it('takes the port of the built-in configuration from GANGWAY_PORT', async () => {
+    const port = await closedPort();
+    const { child, exited } = await start([], { GANGWAY_PORT: String(port) });
+    const health = await httpRequest(`http://127.0.0.1:${port}/health`);
+    expect(health.status).toBe(200);
+    const echo = await openClient(res, `ws://127.0.0.1:${port}/echo`);
+    const back = nextMessage(echo);
+    echo.send('via GANGWAY_PORT');
+    expect(await back).toEqual({ data: Buffer.from('via GANGWAY_PORT'), isBinary: false });
+    child.kill('SIGTERM');
+    const r = await exited;
+    expect(r.code).toBe(0);
+    expect(logLines(r.stdout).filter((l) => l.event === 'listen')).toEqual([expect.objectContaining({ host: '127.0.0.1', port })]);
+  }, 20_000);
+
+  it('does not wait past shutdownDrainMs for a client that never completes the close handshake', async () => {
+    const drainMs = 1500;
+    const port = await closedPort();
+    const dir = mkdtempSync(join(tmpdir(), 'gangway-cli-drain-'));
+    res.add(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'gangway.yaml');
+    writeFileSync(
+      file,
+      [
+        `gangway: { limits: { shutdownDrainMs: ${drainMs} } }`,
+        'services:',
+        `  - { name: echo, type: echo, accept: "ws://127.0.0.1:${port}/echo" }`,
+        '',
+      ].join('\n'),
+    );
+    const { child, exited } = await start(['-c', file]);
+    const polite = await openClient(res, `ws://127.0.0.1:${port}/echo`);
+    const politeClosed = closed(polite);
+    const stalled = await stalledClient(port, '/echo');
+
+    const signalled = Date.now();
+    child.kill('SIGTERM');
+    // A client that answers the close frame is let go at once; the stalled one holds the drain until its end.
+    expect(await politeClosed).toEqual({ code: 1001, reason: 'Gangway shutting down' });
+    expect(Date.now() - signalled).toBeLessThan(drainMs);
+    const r = await exited;
+    const took = Date.now() - signalled;
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    expect(took).toBeGreaterThanOrEqual(drainMs);
+    expect(took).toBeLessThan(drainMs + 3000);
+
+    // The stalled client was sent the 1001 close frame, then its connection was cut.
+    const rest = await readToEnd(stalled);
+    expect(rest).toEqual(Buffer.concat([Buffer.from([0x88, 2 + 21, 0x03, 0xe9]), Buffer.from('Gangway shutting down')]));
+    const closes = logLines(r.stdout).filter((l) => l.event === 'session.close');
+    expect(closes).toHaveLength(2);
+    for (const c of closes) expect(c).toMatchObject({ closeCode: 1001, error: 'GW_ERR_SHUTDOWN' });
   }, 20_000);
 
   it('exits 2 with the problem when the configuration is broken', async () => {

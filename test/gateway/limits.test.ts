@@ -1,11 +1,13 @@
-import { Resources, closed, openClient, refusedUpgrade, service, startGateway, waitFor } from '../support/gateway';
+import { Resources, closed, httpRequest, openClient, parseMetrics, refusedUpgrade, sample, service, startGateway, waitFor } from '../support/gateway';
 
 const res = new Resources();
 afterEach(() => res.closeAll());
 
 describe('session limits', () => {
-  it('closes with 1009 on a message larger than maxMessageBytes and counts MESSAGE_TOO_LARGE', async () => {
-    const gw = await startGateway(res, { services: [service('echo', 'echo', '/echo', { limits: { maxMessageBytes: 1024 } })] });
+  it('closes with 1009 on a message larger than maxMessageBytes, logged and counted as MESSAGE_TOO_LARGE', async () => {
+    const gw = await startGateway(res, {
+      services: [service('mgmt', 'management', '/'), service('echo', 'echo', '/echo', { limits: { maxMessageBytes: 1024 } })],
+    });
     const ws = await openClient(res, gw.ws('/echo'));
     const back = new Promise<Buffer>((resolve) => ws.once('message', (d: Buffer) => resolve(d)));
     ws.send(Buffer.alloc(1024, 1), { binary: true });
@@ -15,9 +17,32 @@ describe('session limits', () => {
     expect(code).toBe(1009);
     // ws closes at once when the frame header announces the size; the close frame carries no reason.
     expect(reason).toBe('');
+    // What names the cause for the operator: the session.close line and gangway_errors_total.
     await waitFor(() => gw.log.events('session.close').length === 1, 5000, 'the session.close line');
-    expect(gw.log.events('session.close')[0]).toMatchObject({ error: 'GW_ERR_MESSAGE_TOO_LARGE', closeCode: 1009 });
-    expect(gw.gateway.metrics.service('echo').errors.get('GW_ERR_MESSAGE_TOO_LARGE')).toBe(1);
+    expect(gw.log.events('session.close')[0]).toMatchObject({
+      service: 'echo',
+      remote: '127.0.0.1',
+      closeCode: 1009,
+      error: 'GW_ERR_MESSAGE_TOO_LARGE',
+      messagesIn: 1,
+      bytesIn: 1024,
+    });
+    const metrics = parseMetrics((await httpRequest(gw.http('/metrics'))).body);
+    expect(sample(metrics, 'gangway_errors_total', { service: 'echo', code: 'GW_ERR_MESSAGE_TOO_LARGE' })).toBe(1);
+  });
+
+  it('counts the size of a fragmented message across its frames: 1009 once the total passes maxMessageBytes', async () => {
+    const gw = await startGateway(res, {
+      services: [service('mgmt', 'management', '/'), service('echo', 'echo', '/echo', { limits: { maxMessageBytes: 1024 } })],
+    });
+    const ws = await openClient(res, gw.ws('/echo'));
+    ws.send(Buffer.alloc(600, 1), { binary: true, fin: false });
+    ws.send(Buffer.alloc(600, 1), { binary: true, fin: true });
+    expect(await closed(ws)).toEqual({ code: 1009, reason: '' });
+    await waitFor(() => gw.log.events('session.close').length === 1, 5000, 'the session.close line');
+    expect(gw.log.events('session.close')[0]).toMatchObject({ closeCode: 1009, error: 'GW_ERR_MESSAGE_TOO_LARGE', messagesIn: 0 });
+    const metrics = parseMetrics((await httpRequest(gw.http('/metrics'))).body);
+    expect(sample(metrics, 'gangway_errors_total', { service: 'echo', code: 'GW_ERR_MESSAGE_TOO_LARGE' })).toBe(1);
   });
 
   it('refuses the upgrade past a service maxConnections with 503 naming the limit', async () => {

@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
+import { createHook } from 'node:async_hooks';
 import tls from 'node:tls';
 import type net from 'node:net';
 import type { WebSocket } from 'ws';
@@ -136,6 +137,21 @@ describe('proxy to a TCP back end', () => {
     expect(await closed(ws)).toEqual({ code: 1000, reason: 'back end closed the connection' });
   });
 
+  it('closes with 1011 naming the error when the back end resets the connection mid-session', async () => {
+    const backend = await tcpEchoServer(res);
+    const gw = await startGateway(res, { services: [proxy(`tcp://127.0.0.1:${backend.port}`)] });
+    const ws = await openClient(res, gw.ws('/tcp'));
+    const socket = await backend.nextSocket();
+    const echoed = collect(ws, 4);
+    ws.send(Buffer.from('ping'), { binary: true });
+    await echoed;
+    socket.resetAndDestroy();
+    expect(await closed(ws)).toEqual({ code: 1011, reason: 'back end connection lost: ECONNRESET' });
+    expect(gw.gateway.metrics.service('tcp').errors.get('GW_ERR_BACKEND_LOST')).toBe(1);
+    await waitFor(() => gw.log.events('session.close').length === 1, 5000, 'the session.close line');
+    expect(gw.log.events('session.close')[0]).toMatchObject({ closeCode: 1011, reason: 'back end connection lost: ECONNRESET', error: 'GW_ERR_BACKEND_LOST' });
+  });
+
   it('closes with 1001 "Gangway shutting down" on stop and ends the back-end connection', async () => {
     const backend = await tcpEchoServer(res);
     const gw = await startGateway(res, { services: [proxy(`tcp://127.0.0.1:${backend.port}`)] });
@@ -148,7 +164,7 @@ describe('proxy to a TCP back end', () => {
     expect([...gw.gateway.sessions()]).toHaveLength(0);
   });
 
-  it('closes the back-end socket when the client vanishes mid-transfer', async () => {
+  it('closes the back-end socket when the client vanishes mid-transfer, leaving no socket, timer or held byte behind', async () => {
     const chunk = Buffer.alloc(64 * 1024, 0x61);
     const backend = await tcpServer(res, (socket) => {
       const pump = (): void => {
@@ -158,15 +174,54 @@ describe('proxy to a TCP back end', () => {
       pump();
     });
     const gw = await startGateway(res, { services: [proxy(`tcp://127.0.0.1:${backend.port}`)] });
+    const left = tracked();
     const ws = await openClient(res, gw.ws('/tcp'));
     const socket = await backend.nextSocket();
+    const session = await onlySession(gw.gateway);
     await collect(ws, 256 * 1024);
+    // Both ends of client ⇄ Gangway and of Gangway ⇄ back end; the back end's connect timer was set (and cleared).
+    expect(left.sockets()).toBe(4);
+    expect(left.timersSet()).toBeGreaterThan(0);
     ws.terminate();
-    await socketClosed(socket);
+    void socketClosed(socket);
+    await waitFor(() => socket.closed, 5000, 'the back end to see its connection closed');
     await waitFor(() => [...gw.gateway.sessions()].length === 0, 5000, 'no sessions');
     expect(gw.gateway.metrics.service('tcp').sessionsCurrent).toBe(0);
-  });
+    expect(session.closed).toBe(true);
+    expect(session.buffered).toBe(0);
+    await waitFor(() => left.sockets() === 0 && left.timers().length === 0, 3000, 'every socket and timer of the session to end').catch(() => undefined);
+    expect(left.sockets()).toBe(0);
+    expect(left.timers()).toEqual([]);
+  }, 15_000);
 });
+
+/**
+ * What is opened from now on until the test's teardown and not yet released: TCP sockets (both
+ * ends of every loopback connection), and timers Gangway (src/) or ws set, listed by the stack
+ * that set them, whether ref'd or not; `timersSet` counts those timers, released or not.
+ */
+function tracked(): { sockets(): number; timers(): string[]; timersSet(): number } {
+  const origins = [join(__dirname, '..', '..', 'src') + sep, `${sep}node_modules${sep}ws${sep}`];
+  const sockets = new Set<number>();
+  const timers = new Map<number, string>();
+  let timersSet = 0;
+  const hook = createHook({
+    init(id, type) {
+      if (type === 'TCPWRAP') sockets.add(id);
+      if (type !== 'Timeout') return;
+      const stack = new Error().stack ?? '';
+      if (!origins.some((o) => stack.includes(o))) return;
+      timersSet++;
+      timers.set(id, stack);
+    },
+    destroy(id) {
+      sockets.delete(id);
+      timers.delete(id);
+    },
+  }).enable();
+  res.add(() => void hook.disable());
+  return { sockets: () => sockets.size, timers: () => [...timers.values()], timersSet: () => timersSet };
+}
 
 describe('proxy to a TLS back end', () => {
   let dir: string;
