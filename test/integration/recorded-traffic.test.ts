@@ -4,28 +4,30 @@
  * @xmpp/client with ActiveMQ, RabbitMQ, ngIRCd and Prosody must validate without a single error
  * (no false positives), and the validated frames must cover every byte that was readable.
  */
+import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { connect as amqpConnect } from 'amqplib';
 import { create_container, type EventContext } from 'rhea';
 import { Client as IrcClient } from 'irc-framework';
-import { client as xmppClient, xml } from '@xmpp/client';
+import { client as xmppClient, xml, type Client as XmppClient, type Element } from '@xmpp/client';
 import { PROTOCOLS } from '../../validators';
 import type { CodecPair, Direction, ProtocolName } from '../../validators/types';
-import { requireBackend, type Backends } from '../support/backends';
+import { requireBackend, type Backends, type Credentials } from '../support/backends';
 import { unique, within } from './backends/async';
 import { stompConnect, stompDisconnect, stompSend, stompSubscribe } from './backends/stomp';
 
 /** A TCP forwarder that validates both directions of every connection it carries. */
 class ValidatingTap {
   readonly kinds: Record<Direction, string[]> = { toServer: [], toClient: [] };
+  /** Every validated frame as UTF-8 text, for assertions on what a frame carried. */
+  readonly texts: Record<Direction, string[]> = { toServer: [], toClient: [] };
   readonly errors: string[] = [];
   readonly bytes: Record<Direction, number> = { toServer: 0, toClient: 0 };
   readonly validated: Record<Direction, number> = { toServer: 0, toClient: 0 };
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
 
-  /** `until`: a frame after which the stream is no longer plain (XMPP `proceed`: TLS follows). */
-  constructor(name: ProtocolName, target: number, until: (kind: string) => boolean = () => false) {
+  constructor(name: ProtocolName, target: number) {
     const module = PROTOCOLS.get(name);
     if (!module) throw new Error(`no validator for ${name}`);
     this.server = net.createServer((client) => {
@@ -39,8 +41,8 @@ class ValidatingTap {
         try {
           for (const frame of pair[direction].push(chunk)) {
             this.kinds[direction].push(frame.kind);
+            this.texts[direction].push(frame.raw.toString('utf8'));
             this.validated[direction] += frame.raw.length;
-            if (until(frame.kind)) validating = false;
           }
         } catch (err) {
           this.errors.push(`${direction}: ${err instanceof Error ? err.message : String(err)}`);
@@ -91,9 +93,111 @@ function settled(check: () => boolean): Promise<void> {
   });
 }
 
+/**
+ * The socket of @xmpp/client's `xmpp://` TCP transport, over a plain TCP connection. @xmpp/client
+ * starts TLS whenever the server offers STARTTLS and the socket is a `net.Socket` (@xmpp/starttls
+ * `canUpgrade`); this one wraps a `net.Socket` without being one, so the stream stays plain (as on
+ * Gangway's link from `xmpp.proxy` to Prosody) and the tap reads the whole session.
+ */
+class PlainXmppSocket extends EventEmitter {
+  /** Read by @xmpp/connection's `isSecure()`. */
+  readonly secure = false;
+  private socket: net.Socket | null = null;
+
+  connect(params: { port: number; host: string }): void {
+    const socket = net.connect(params.port, params.host);
+    this.socket = socket;
+    socket.on('connect', () => this.emit('connect'));
+    socket.on('data', (chunk: Buffer) => this.emit('data', chunk));
+    socket.on('error', (err: Error) => this.emit('error', err));
+    socket.on('close', (hadError: boolean) => this.emit('close', hadError));
+  }
+
+  write(data: string, done: (err?: Error | null) => void): void {
+    if (this.socket === null) done(new Error('not connected'));
+    else this.socket.write(data, done);
+  }
+
+  end(): void {
+    this.socket?.end();
+  }
+}
+
+/** What @xmpp/client-core reads of a transport: members of its prototype. */
+interface XmppTransport {
+  readonly prototype: object;
+}
+
+/** Puts @xmpp/client's own TCP transport, with {@link PlainXmppSocket} as its socket, first among the client's transports. */
+function usePlainTcp(xmpp: XmppClient): void {
+  const transports: unknown = Reflect.get(xmpp, 'transports');
+  if (!Array.isArray(transports)) throw new Error('@xmpp/client: no transports list (has its layout changed?)');
+  const tcp = (transports as XmppTransport[]).find((transport) => {
+    const socketParameters = Reflect.get(transport.prototype, 'socketParameters') as (service: string) => unknown;
+    return Reflect.apply(socketParameters, transport.prototype, ['xmpp://127.0.0.1:5222']) !== undefined;
+  });
+  if (!tcp) throw new Error('@xmpp/client: no TCP transport');
+  transports.unshift({ prototype: Object.create(tcp.prototype, { Socket: { value: PlainXmppSocket } }) });
+}
+
+/** An @xmpp/client that logged in through the tap, the mechanisms Prosody offered, and the client's errors. */
+interface XmppSession {
+  readonly xmpp: XmppClient;
+  readonly mechanisms: readonly string[];
+  readonly errors: Error[];
+}
+
+/** Logs in over plain TCP with SCRAM-SHA-1, binds a resource and sends initial presence. */
+async function xmppLogin(port: number, domain: string, account: Credentials, sessions: XmppSession[]): Promise<XmppSession> {
+  const mechanisms: string[] = [];
+  const xmpp = xmppClient({
+    service: `xmpp://127.0.0.1:${port}`,
+    domain,
+    resource: unique('recorded'),
+    timeout: 10000,
+    credentials: async (authenticate, offered) => {
+      mechanisms.push(...offered);
+      await authenticate({ username: account.username, password: account.password }, 'SCRAM-SHA-1');
+    },
+  });
+  usePlainTcp(xmpp);
+  const session: XmppSession = { xmpp, mechanisms, errors: [] };
+  sessions.push(session);
+  xmpp.on('error', (error) => session.errors.push(error));
+  await within(xmpp.start(), 15000, `XMPP login of ${account.username}`);
+  await xmpp.send(xml('presence', {}));
+  return session;
+}
+
+/** Resolves with the first stanza accepted by `match`. */
+function nextStanza(xmpp: XmppClient, what: string, match: (stanza: Element) => boolean): Promise<Element> {
+  return within(
+    new Promise<Element>((resolve) => {
+      const listener = (stanza: Element): void => {
+        if (!match(stanza)) return;
+        xmpp.off('stanza', listener);
+        resolve(stanza);
+      };
+      xmpp.on('stanza', listener);
+    }),
+    5000,
+    what,
+  );
+}
+
+/** Joins a MUC room and waits for the self-presence (status code 110, XEP-0045 §7.2.3). */
+async function joinRoom(xmpp: XmppClient, room: string, nick: string): Promise<void> {
+  const joined = nextStanza(xmpp, `join ${room} as ${nick}`, (s) =>
+    s.is('presence') && s.attrs.from === `${room}/${nick}` &&
+    (s.getChild('x', 'http://jabber.org/protocol/muc#user')?.getChildren('status').some((status) => status.attrs.code === '110') ?? false));
+  await xmpp.send(xml('presence', { to: `${room}/${nick}` }, xml('x', { xmlns: 'http://jabber.org/protocol/muc' })));
+  await joined;
+}
+
 describe('real traffic validates in both directions', () => {
   let facts: Backends;
   let tap: ValidatingTap | undefined;
+  const xmppSessions: XmppSession[] = [];
 
   beforeAll(async () => {
     facts = await requireBackend('activemq');
@@ -103,12 +207,18 @@ describe('real traffic validates in both directions', () => {
   });
 
   afterEach(async () => {
+    await Promise.all(
+      xmppSessions.splice(0).map(async ({ xmpp }) => {
+        xmpp.reconnect.stop();
+        if (xmpp.status !== 'offline') await within(xmpp.stop(), 5000, 'XMPP stop');
+      }),
+    );
     await tap?.close();
     tap = undefined;
   });
 
-  async function tapTo(name: ProtocolName, port: number, until?: (kind: string) => boolean): Promise<{ t: ValidatingTap; port: number }> {
-    const t = new ValidatingTap(name, port, until);
+  async function tapTo(name: ProtocolName, port: number): Promise<{ t: ValidatingTap; port: number }> {
+    const t = new ValidatingTap(name, port);
     tap = t;
     return { t, port: await t.listen() };
   }
@@ -191,23 +301,57 @@ describe('real traffic validates in both directions', () => {
     await t.expectClean({ toServer: ['NICK', 'USER', 'JOIN', 'PRIVMSG', 'QUIT'], toClient: ['001', '005', 'JOIN', '353', '366'] });
   });
 
-  it('@xmpp/client ⇄ Prosody (XMPP, up to STARTTLS)', async () => {
-    const { t, port } = await tapTo('xmpp', facts.xmpp.c2sPort, (kind) => kind === 'proceed');
-    const account = facts.xmpp.users[0];
-    if (!account) throw new Error('compose/.env lists no XMPP user');
-    const xmpp = xmppClient({
-      service: `xmpp://127.0.0.1:${port}`,
-      domain: facts.xmpp.domain,
-      resource: unique('recorded'),
-      credentials: (authenticate) => authenticate({ username: account.username, password: account.password }, 'PLAIN'),
+  it('@xmpp/client ⇄ Prosody (XMPP: SCRAM-SHA-1, restart, bind, chat, presence, MUC, close)', async () => {
+    const { t, port } = await tapTo('xmpp', facts.xmpp.c2sPort);
+    const [aliceAccount, bobAccount] = facts.xmpp.users;
+    if (!aliceAccount || !bobAccount) throw new Error('compose/.env lists fewer than two XMPP users');
+    const alice = await xmppLogin(port, facts.xmpp.domain, aliceAccount, xmppSessions);
+    const bob = await xmppLogin(port, facts.xmpp.domain, bobAccount, xmppSessions);
+    expect(alice.mechanisms).toEqual(['SCRAM-SHA-1']);
+    expect(alice.xmpp.isSecure()).toBe(false);
+
+    const chat = unique('hello, recorded XMPP');
+    const chatReceived = nextStanza(bob.xmpp, 'chat message', (s) => s.is('message') && s.getChildText('body') === chat);
+    await alice.xmpp.send(xml('message', { to: bob.xmpp.jid?.toString(), type: 'chat' }, xml('body', {}, chat)));
+    await chatReceived;
+
+    const room = `${unique('recorded')}@${facts.xmpp.mucDomain}`;
+    await joinRoom(alice.xmpp, room, 'alice');
+    await joinRoom(bob.xmpp, room, 'bob');
+    const groupchat = unique('hello, recorded room');
+    const groupchatReceived = nextStanza(bob.xmpp, 'groupchat message', (s) => s.is('message') && s.attrs.type === 'groupchat' && s.getChildText('body') === groupchat);
+    await alice.xmpp.send(xml('message', { to: room, type: 'groupchat' }, xml('body', {}, groupchat)));
+    await groupchatReceived;
+
+    for (const { xmpp, errors } of [alice, bob]) {
+      xmpp.reconnect.stop();
+      await within(xmpp.stop(), 5000, 'XMPP stop');
+      expect(errors).toEqual([]);
+    }
+    await t.expectClean({
+      toServer: ['stream:stream', 'auth', 'response', 'iq', 'presence', 'message', '/stream:stream'],
+      toClient: ['stream:stream', 'features', 'challenge', 'success', 'iq', 'presence', 'message', '/stream:stream'],
     });
-    const errors: Error[] = [];
-    xmpp.on('error', (error) => errors.push(error));
-    await within(xmpp.start(), 10000, 'login');
-    await xmpp.send(xml('presence', {}));
-    xmpp.reconnect.stop();
-    await within(xmpp.stop(), 5000, 'stop');
-    expect(errors).toEqual([]);
-    await t.expectClean({ toServer: ['stream:stream', 'starttls'], toClient: ['stream:stream', 'features', 'proceed'] });
+    // Each login opens a stream and restarts it after <success/>, in both directions; no STARTTLS.
+    for (const direction of ['toServer', 'toClient'] as const) {
+      expect(t.kinds[direction].filter((kind) => kind === 'stream:stream')).toHaveLength(4);
+      expect(t.kinds[direction]).not.toContain('starttls');
+      expect(t.kinds[direction]).not.toContain('proceed');
+    }
+    const sent = t.texts.toServer;
+    const received = t.texts.toClient;
+    expect(sent.filter((s) => s.startsWith('<auth') && /mechanism=["']SCRAM-SHA-1["']/.test(s))).toHaveLength(2);
+    expect(received.filter((s) => s.startsWith('<success'))).toHaveLength(2);
+    expect(sent.filter((s) => s.startsWith('<iq') && s.includes('urn:ietf:params:xml:ns:xmpp-bind'))).toHaveLength(2);
+    expect(received.filter((s) => s.startsWith('<iq') && s.includes('urn:ietf:params:xml:ns:xmpp-bind') && s.includes('<jid>'))).toHaveLength(2);
+    expect(sent.filter((s) => s.startsWith('<message') && s.includes(chat))).toHaveLength(1);
+    expect(received.filter((s) => s.startsWith('<message') && s.includes(chat))).toHaveLength(1);
+    expect(sent.filter((s) => s === '<presence/>')).toHaveLength(2);
+    expect(sent.filter((s) => s.startsWith('<presence') && s.includes(room))).toHaveLength(2);
+    // Self-presence and the other occupant's presence for each join.
+    expect(received.filter((s) => s.startsWith('<presence') && s.includes(room)).length).toBeGreaterThanOrEqual(4);
+    expect(sent.filter((s) => s.startsWith('<message') && s.includes(groupchat))).toHaveLength(1);
+    // Prosody reflects the groupchat message to every occupant, sender included.
+    expect(received.filter((s) => s.startsWith('<message') && s.includes(groupchat))).toHaveLength(2);
   });
 });
