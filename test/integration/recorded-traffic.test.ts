@@ -2,53 +2,88 @@
  * Real client libraries talk to the real servers through a TCP tap that feeds every byte, both
  * directions, to Gangway's validators: the traffic of stompit, amqplib, rhea, irc-framework and
  * @xmpp/client with ActiveMQ, RabbitMQ, ngIRCd and Prosody must validate without a single error
- * (no false positives), and the validated frames must cover every byte that was readable.
+ * (no false positives), and the validated frames must cover every byte that was readable. The
+ * WebSocket payloads of @stomp/stompjs with RabbitMQ's Web-STOMP go through a WebSocket relay that
+ * validates them the same way, each direction as one STOMP stream.
  */
 import { EventEmitter } from 'node:events';
+import http from 'node:http';
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { connect as amqpConnect } from 'amqplib';
 import { create_container, type EventContext } from 'rhea';
 import { Client as IrcClient } from 'irc-framework';
+import { Client as StompJsClient, type IMessage } from '@stomp/stompjs';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { client as xmppClient, xml, type Client as XmppClient, type Element } from '@xmpp/client';
 import { PROTOCOLS } from '../../validators';
-import type { CodecPair, Direction, ProtocolName } from '../../validators/types';
+import type { CodecPair, Direction, ProtocolModule, ProtocolName } from '../../validators/types';
 import { requireBackend, type Backends, type Credentials } from '../support/backends';
 import { unique, within } from './backends/async';
 import { stompConnect, stompDisconnect, stompSend, stompSubscribe } from './backends/stomp';
 
-/** A TCP forwarder that validates both directions of every connection it carries. */
-class ValidatingTap {
+/** What a tap saw: the frames validated in each direction, the errors, and the bytes read. */
+abstract class ValidatingTap {
   readonly kinds: Record<Direction, string[]> = { toServer: [], toClient: [] };
   /** Every validated frame as UTF-8 text, for assertions on what a frame carried. */
   readonly texts: Record<Direction, string[]> = { toServer: [], toClient: [] };
   readonly errors: string[] = [];
   readonly bytes: Record<Direction, number> = { toServer: 0, toClient: 0 };
   readonly validated: Record<Direction, number> = { toServer: 0, toClient: 0 };
+  private readonly module: ProtocolModule;
+
+  constructor(name: ProtocolName) {
+    const module = PROTOCOLS.get(name);
+    if (!module) throw new Error(`no validator for ${name}`);
+    this.module = module;
+  }
+
+  /** Resolves with the port the tap listens on (127.0.0.1, chosen by the system). */
+  abstract listen(): Promise<number>;
+
+  abstract close(): Promise<void>;
+
+  /** Validation for one connection: both directions through one codec pair, until the first error. */
+  protected connection(): (direction: Direction, chunk: Buffer) => void {
+    const pair: CodecPair = this.module.createPair();
+    let validating = true;
+    return (direction, chunk) => {
+      if (!validating) return;
+      this.bytes[direction] += chunk.length;
+      try {
+        for (const frame of pair[direction].push(chunk)) {
+          this.kinds[direction].push(frame.kind);
+          this.texts[direction].push(frame.raw.toString('utf8'));
+          this.validated[direction] += frame.raw.length;
+        }
+      } catch (err) {
+        this.errors.push(`${direction}: ${err instanceof Error ? err.message : String(err)}`);
+        validating = false;
+      }
+    };
+  }
+
+  /** No error, the expected kinds seen, and every readable byte inside a validated frame. */
+  async expectClean(kinds: Record<Direction, readonly string[]>): Promise<void> {
+    await within(settled(() => this.validated.toClient === this.bytes.toClient && this.validated.toServer === this.bytes.toServer), 5000, 'validated frames covering the traffic');
+    expect(this.errors).toEqual([]);
+    for (const direction of ['toServer', 'toClient'] as const) expect(this.kinds[direction]).toEqual(expect.arrayContaining([...kinds[direction]]));
+    expect(this.bytes.toServer).toBeGreaterThan(0);
+    expect(this.bytes.toClient).toBeGreaterThan(0);
+  }
+}
+
+/** A TCP forwarder that validates both directions of every connection it carries. */
+class TcpTap extends ValidatingTap {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
 
   constructor(name: ProtocolName, target: number) {
-    const module = PROTOCOLS.get(name);
-    if (!module) throw new Error(`no validator for ${name}`);
+    super(name);
     this.server = net.createServer((client) => {
-      const pair: CodecPair = module.createPair();
-      let validating = true;
+      const feed = this.connection();
       const upstream = net.connect(target, '127.0.0.1');
       this.sockets.add(client).add(upstream);
-      const feed = (direction: Direction, chunk: Buffer): void => {
-        if (!validating) return;
-        this.bytes[direction] += chunk.length;
-        try {
-          for (const frame of pair[direction].push(chunk)) {
-            this.kinds[direction].push(frame.kind);
-            this.texts[direction].push(frame.raw.toString('utf8'));
-            this.validated[direction] += frame.raw.length;
-          }
-        } catch (err) {
-          this.errors.push(`${direction}: ${err instanceof Error ? err.message : String(err)}`);
-          validating = false;
-        }
-      };
       client.on('data', (chunk: Buffer) => {
         feed('toServer', chunk);
         upstream.write(chunk);
@@ -74,15 +109,68 @@ class ValidatingTap {
     for (const s of this.sockets) s.destroy();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
+}
 
-  /** No error, the expected kinds seen, and every readable byte inside a validated frame. */
-  async expectClean(kinds: Record<Direction, readonly string[]>): Promise<void> {
-    await within(settled(() => this.validated.toClient === this.bytes.toClient && this.validated.toServer === this.bytes.toServer), 5000, 'validated frames covering the traffic');
-    expect(this.errors).toEqual([]);
-    for (const direction of ['toServer', 'toClient'] as const) expect(this.kinds[direction]).toEqual(expect.arrayContaining([...kinds[direction]]));
-    expect(this.bytes.toServer).toBeGreaterThan(0);
-    expect(this.bytes.toClient).toBeGreaterThan(0);
+/**
+ * A WebSocket relay that validates the payloads of every connection it carries, each direction as
+ * one stream of the protocol. The relay opens the upstream WebSocket with the subprotocols the
+ * client offered and answers the client with the one the server chose.
+ */
+class WebSocketTap extends ValidatingTap {
+  private readonly server = http.createServer();
+  private readonly chosen = new WeakMap<http.IncomingMessage, string>();
+  private readonly webSockets = new WebSocketServer({ noServer: true, handleProtocols: (_offered, request) => this.chosen.get(request) ?? false });
+  private readonly sockets = new Set<WebSocket>();
+
+  constructor(name: ProtocolName, target: string) {
+    super(name);
+    this.server.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      const offered = (request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
+      const upstream = new WebSocket(target, offered);
+      this.sockets.add(upstream);
+      upstream.once('error', () => socket.destroy());
+      upstream.once('open', () => {
+        this.chosen.set(request, upstream.protocol);
+        this.webSockets.handleUpgrade(request, socket, head, (client) => this.relay(client, upstream));
+      });
+    });
   }
+
+  private relay(client: WebSocket, upstream: WebSocket): void {
+    this.sockets.add(client);
+    const feed = this.connection();
+    client.on('message', (data: RawData, isBinary: boolean) => {
+      const payload = payloadOf(data);
+      feed('toServer', payload);
+      upstream.send(payload, { binary: isBinary });
+    });
+    upstream.on('message', (data: RawData, isBinary: boolean) => {
+      const payload = payloadOf(data);
+      feed('toClient', payload);
+      client.send(payload, { binary: isBinary });
+    });
+    const end = (): void => {
+      client.close();
+      upstream.close();
+    };
+    client.on('close', end).on('error', end);
+    upstream.on('close', end).on('error', end);
+  }
+
+  listen(): Promise<number> {
+    return new Promise((resolve) => this.server.listen(0, '127.0.0.1', () => resolve((this.server.address() as net.AddressInfo).port)));
+  }
+
+  close(): Promise<void> {
+    for (const s of this.sockets) s.terminate();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** A WebSocket message's payload as one buffer (`ws` delivers a Buffer with the default binary type). */
+function payloadOf(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  return Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
 }
 
 /** Resolves when `check` holds (polled every 10 ms). */
@@ -218,7 +306,13 @@ describe('real traffic validates in both directions', () => {
   });
 
   async function tapTo(name: ProtocolName, port: number): Promise<{ t: ValidatingTap; port: number }> {
-    const t = new ValidatingTap(name, port);
+    const t = new TcpTap(name, port);
+    tap = t;
+    return { t, port: await t.listen() };
+  }
+
+  async function webSocketTapTo(name: ProtocolName, url: string): Promise<{ t: ValidatingTap; port: number }> {
+    const t = new WebSocketTap(name, url);
     tap = t;
     return { t, port: await t.listen() };
   }
@@ -234,6 +328,57 @@ describe('real traffic validates in both directions', () => {
     expect((await subscription.next()).body).toBe('hello, recorded STOMP');
     await stompDisconnect(client);
     await t.expectClean({ toServer: ['CONNECT', 'SUBSCRIBE', 'SEND', 'DISCONNECT'], toClient: ['CONNECTED', 'MESSAGE'] });
+  });
+
+  it('@stomp/stompjs ⇄ RabbitMQ Web-STOMP (STOMP over WebSocket)', async () => {
+    const { t, port } = await webSocketTapTo('stomp', `ws://127.0.0.1:${facts.rabbitmq.webStompPort}/ws`);
+    const { username, password } = facts.rabbitmq.guest;
+    const client = new StompJsClient({
+      webSocketFactory: () => new WebSocket(`ws://127.0.0.1:${port}/ws`, ['v12.stomp', 'v11.stomp', 'v10.stomp']),
+      connectHeaders: { login: username, passcode: password, host: facts.rabbitmq.vhost },
+      // One second, RabbitMQ's smallest: both directions carry heart-beats during the test.
+      heartbeatIncoming: 1000,
+      heartbeatOutgoing: 1000,
+      reconnectDelay: 0,
+      debug: () => undefined,
+    });
+    const connected = new Promise<void>((resolve, reject) => {
+      client.onConnect = () => resolve();
+      client.onStompError = (frame) => reject(new Error(`STOMP ERROR: ${frame.headers.message ?? ''}`));
+    });
+    client.activate();
+    try {
+      await within(connected, 5000, 'Web-STOMP CONNECTED');
+      const destination = `/queue/${unique('recorded')}`;
+      const message = new Promise<IMessage>((resolve) => {
+        client.subscribe(destination, (m) => {
+          m.ack();
+          resolve(m);
+        }, { ack: 'client-individual' });
+      });
+      const receipt = unique('receipt');
+      const sent = new Promise<void>((resolve) => client.watchForReceipt(receipt, () => resolve()));
+      // Escapes on the wire (`\c`, `\\`, `\n`); no backslash before c, n or r: @stomp/stompjs 7 reads `\\c` back as `\:`.
+      client.publish({ destination, body: 'hello, recorded Web-STOMP', headers: { 'content-type': 'text/plain', 'x-custom': 'a:b\\d\ne', receipt } });
+      await within(sent, 5000, 'RECEIPT');
+      const received = await within(message, 5000, 'delivery');
+      expect(received.body).toBe('hello, recorded Web-STOMP');
+      expect(received.headers['x-custom']).toBe('a:b\\d\ne');
+      // Idle for longer than the heart-beat interval.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+    } finally {
+      await client.deactivate();
+    }
+    await t.expectClean({
+      toServer: ['CONNECT', 'SUBSCRIBE', 'SEND', 'ACK', 'DISCONNECT', 'HEARTBEAT'],
+      toClient: ['CONNECTED', 'RECEIPT', 'MESSAGE', 'HEARTBEAT'],
+    });
+    const connectedFrame = t.texts.toClient.find((f) => f.startsWith('CONNECTED'));
+    expect(connectedFrame).toMatch(/\nversion:1\.2\n/);
+    expect(connectedFrame).toMatch(/\nheart-beat:1000,1000\n/);
+    // Web-STOMP ends every frame with NUL LF; heart-beats are the EOLs beyond those.
+    const frames = t.kinds.toClient.filter((kind) => kind !== 'HEARTBEAT').length;
+    expect(t.kinds.toClient.filter((kind) => kind === 'HEARTBEAT').length).toBeGreaterThan(frames);
   });
 
   it('amqplib ⇄ RabbitMQ (AMQP 0-9-1)', async () => {
