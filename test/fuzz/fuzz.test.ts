@@ -1,5 +1,6 @@
 import { PROTOCOLS } from '../../validators';
 import { CORPORA } from '../support/corpus';
+import type { Codec } from '../../validators/types';
 import { fuzz, mutate, prng } from './fuzz';
 
 /** The short pass of `npm run fuzz` (same code, fewer inputs), run with every test run. */
@@ -62,5 +63,27 @@ describe('fuzz (short pass)', () => {
     const report = fuzz(broken, CORPORA.stomp, 50, 1);
     expect(report.failures.length).toBeGreaterThan(0);
     expect(report.failures[0]?.problem).toMatch(/TypeError: boom/);
+  });
+
+  it.each([...PROTOCOLS.keys()])('%s: reports a codec that holds more than the limit of its corpus', (name) => {
+    const module = PROTOCOLS.get(name);
+    if (!module) throw new Error(`no validator ${name}`);
+    const corpus = CORPORA[name];
+    const hoarding = {
+      ...module,
+      createPair: () => {
+        const pair = module.createPair();
+        const codec = (direction: 'toServer' | 'toClient'): Codec => ({
+          protocol: pair[direction].protocol,
+          direction,
+          buffered: corpus.maxBuffered + 1,
+          push: () => [],
+        });
+        return { toServer: codec('toServer'), toClient: codec('toClient') };
+      },
+    };
+    const report = fuzz(hoarding, corpus, 20, 1);
+    expect(report.failures.length).toBeGreaterThan(0);
+    expect(new Set(report.failures.map((f) => f.problem))).toEqual(new Set([`buffered ${corpus.maxBuffered + 1} bytes, above the limit ${corpus.maxBuffered}`]));
   });
 });

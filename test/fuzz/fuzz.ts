@@ -4,8 +4,8 @@ import { WireError, type Codec, type ProtocolModule } from '../../validators/typ
 export interface Corpus {
   readonly toServer: readonly Buffer[];
   readonly toClient: readonly Buffer[];
-  /** Most bytes a codec may hold, where that is not simply the largest of its limits. */
-  readonly maxBuffered?: number;
+  /** Most bytes a codec with the default limits may hold: the limit that bounds what it buffers. */
+  readonly maxBuffered: number;
 }
 
 export interface FuzzFailure {
@@ -94,12 +94,6 @@ export function mutate(input: Buffer, other: Buffer, rand: () => number): Buffer
   }
 }
 
-/** The largest limit a module declares: by default no codec may ever hold more than that. */
-function largestLimit(module: ProtocolModule): number {
-  const values = Object.values(module.defaultLimits).filter((v): v is number => typeof v === 'number');
-  return Math.max(...values);
-}
-
 /** Feeds `input` in random pieces; returns what happened, or a failure description. */
 function feed(codec: Codec, input: Buffer, rand: () => number, bound: number): { frames: number; code: string | null; maxBuffered: number; problem?: string } {
   let frames = 0;
@@ -112,7 +106,7 @@ function feed(codec: Codec, input: Buffer, rand: () => number, bound: number): {
       frames += out.length;
       off += len;
       if (codec.buffered > maxBuffered) maxBuffered = codec.buffered;
-      if (codec.buffered > bound) return { frames, code: null, maxBuffered, problem: `buffered ${codec.buffered} bytes, above the largest limit ${bound}` };
+      if (codec.buffered > bound) return { frames, code: null, maxBuffered, problem: `buffered ${codec.buffered} bytes, above the limit ${bound}` };
     }
     return { frames, code: null, maxBuffered };
   } catch (err) {
@@ -124,7 +118,7 @@ function feed(codec: Codec, input: Buffer, rand: () => number, bound: number): {
 /** Mutates corpus streams `iterations` times and feeds each to a fresh codec pair. */
 export function fuzz(module: ProtocolModule, corpus: Corpus, iterations: number, seed: number): FuzzReport {
   const rand = prng(seed);
-  const bound = corpus.maxBuffered ?? largestLimit(module);
+  const bound = corpus.maxBuffered;
   const rejected = new Map<string, number>();
   const failures: FuzzFailure[] = [];
   let accepted = 0;

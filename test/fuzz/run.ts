@@ -5,8 +5,9 @@ import { fuzz } from './fuzz';
 
 /**
  * `npm run fuzz`: at least 1,000,000 mutated inputs per protocol (default), fed at random split
- * points; any exception other than WireError, or a codec holding more than its largest limit, is a
- * failure printed with its input (base64) and makes the exit code 1.
+ * points; any exception other than WireError, or a codec holding more than the limit that bounds
+ * its buffer (`Corpus.maxBuffered`), is a failure printed with its input (base64) and makes the
+ * exit code 1.
  */
 const program = new Command()
   .option('-n, --iterations <n>', 'inputs per protocol', (v) => Number.parseInt(v, 10), 1_000_000)
