@@ -335,11 +335,15 @@ async function fakeXmppServer(res: Resources, mechanisms: readonly string[], tam
       }],
       [/^<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>([^<]*)<\/response>/, (m) => {
         const s = scram as TestScramServer;
-        const final = Buffer.from(s.final(unb64(m[1] as string)));
+        let final = s.final(unb64(m[1] as string));
         if (!s.proofOk) return `<failure xmlns='${SASL}'><not-authorized/></failure>`;
-        if (tamper) final[final.length - 2] = final[final.length - 2] === 0x41 ? 0x42 : 0x41;
+        if (tamper) {
+          const signature = Buffer.from(final.slice(2), 'base64');
+          signature[0] = (signature[0] as number) ^ 1;
+          final = `v=${signature.toString('base64')}`;
+        }
         authenticated = true;
-        return `<success xmlns='${SASL}'>${final.toString('base64')}</success>`;
+        return `<success xmlns='${SASL}'>${b64(final)}</success>`;
       }],
       [/^<iq\b[^>]*\bid=["']([^"']+)["'][^>]*>[\s\S]*?<\/iq>/, (m) =>
         `<iq type='result' id='${m[1] as string}'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>alice@localhost/fake</jid></bind></iq>`],
