@@ -43,6 +43,18 @@ export const INJECT_ERRORS = {
     close: 1008,
     condition: 'policy-violation',
   },
+  SERVER_SIGNATURE: {
+    code: 'GW_ERR_INJECT_SERVER_SIGNATURE',
+    summary: "The back end's SCRAM server signature did not verify: it does not hold the credential's keys, or is not the server it claims to be.",
+    close: 1014,
+    condition: 'remote-connection-failed',
+  },
+  SASL_EXCHANGE: {
+    code: 'GW_ERR_INJECT_SASL_EXCHANGE',
+    summary: 'The back end broke the SASL exchange Gangway performs: a malformed or out-of-order SCRAM message, a nonce not extending Gangway\'s, an iteration count outside the limits, a SCRAM error.',
+    close: 1014,
+    condition: 'remote-connection-failed',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** Codes of {@link INJECT_ERRORS}, for documentation checks. */

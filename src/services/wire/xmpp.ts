@@ -8,7 +8,9 @@
  *   copied (escaped); a restart after SASL `<success/>` is a new header the same way;
  * - `<close xmlns="urn:ietf:params:xml:ns:xmpp-framing"/>` → `</stream:stream>`;
  * - stanzas and nonzas → their bytes as validated (an XML declaration the message began with is
- *   left out); an explicit `xmlns="jabber:client"` is legal inside the TCP stream.
+ *   left out); an explicit `xmlns="jabber:client"` is legal inside the TCP stream;
+ * - with `inject`, SASL `<auth/>` → Gangway's own login with the stored credential, whose SCRAM
+ *   challenges Gangway answers itself (src/services/inject/xmpp-sasl.ts).
  *
  * Server → client (RFC 6120 §4 → RFC 7395 §3.3–3.6):
  * - the stream header → `<open xmlns="urn:ietf:params:xml:ns:xmpp-framing"/>` with `from`, `to`,
@@ -30,6 +32,7 @@ import {
 } from '../../../validators/xmpp';
 import { WireError } from '../../../validators/types';
 import { INJECT_ERRORS, InjectionError, type Injector } from '../inject/injector';
+import { XMPP_SASL_MECHANISMS, XmppSaslLogin, type SaslVerdict, type XmppSaslMechanism } from '../inject/xmpp-sasl';
 import type { BackendLink, Transform } from '../pipe';
 import { injectorFor, limitsSchema, wirePropertiesShape, type WireProtocol } from './factory';
 
@@ -43,6 +46,16 @@ const properties = z.strictObject({
    * @default false
    */
   starttls: z.boolean().default(false),
+  /**
+   * With `inject`: the SASL mechanisms Gangway may log in to the server with. It uses the strongest
+   * the server offers, in the order SCRAM-SHA-256, SCRAM-SHA-1, PLAIN, whatever order is listed.
+   * @default ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN']
+   */
+  saslMechanisms: z.array(z.enum(XMPP_SASL_MECHANISMS)).min(1).optional(),
+}).superRefine((value, ctx) => {
+  if (value.saslMechanisms !== undefined && value.inject === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['saslMechanisms'], message: 'only with inject (Gangway logs in to the server only when it injects the credential)' });
+  }
 });
 
 type XmppProxyProperties = z.infer<typeof properties>;
@@ -349,35 +362,14 @@ function offersStarttls(frame: XmppFrame, scope: StreamScope): boolean {
   return found;
 }
 
-const MECHANISMS = /(<mechanisms\b[^>]*>)([\s\S]*?)(<\/mechanisms>)/;
-
-/**
- * Features as sent to the client when Gangway injects the credential: SASL offers PLAIN only
- * (whatever the client sends is replaced by PLAIN with the stored credential, so the client must
- * not pick a mechanism that checks the server, such as SCRAM). `null` when the server does not
- * offer PLAIN; the features unchanged when they hold no SASL mechanisms.
- */
-export function plainOnlyFeatures(features: Buffer): Buffer | null {
-  const text = features.toString('utf8');
-  const m = MECHANISMS.exec(text);
-  if (!m) return features;
-  const offered = [...(m[2] as string).matchAll(/<mechanism(?:\s[^>]*)?>\s*([^<\s]*)\s*<\/mechanism>/g)].map((x) => x[1]);
-  if (!offered.includes('PLAIN')) return null;
-  return Buffer.from(text.replace(MECHANISMS, `$1<mechanism>PLAIN</mechanism>$3`), 'utf8');
-}
-
-/** SASL `<auth/>` with mechanism PLAIN (RFC 6120 §6.4.2, RFC 4616) carrying the credential. */
-export function plainAuth(username: string, password: string): Buffer {
-  const message = Buffer.concat([Buffer.from([0]), Buffer.from(username, 'utf8'), Buffer.from([0]), Buffer.from(password, 'utf8')]);
-  return Buffer.from(`<auth xmlns='${NS_SASL}' mechanism='PLAIN'>${message.toString('base64')}</auth>`, 'utf8');
-}
-
 const STARTTLS = Buffer.from(`<starttls xmlns='${NS_TLS}'/>`);
 
 /** What {@link createXmppTransform} does besides translating. */
 export interface XmppTransformOptions {
-  /** Replace the client's SASL `<auth/>` with PLAIN and this session's stored credential. */
+  /** Log in to the server with this session's stored credential in place of the client's SASL `<auth/>`. */
   readonly injector?: Injector | null;
+  /** Mechanisms Gangway may log in with (`saslMechanisms`). @default all of {@link XMPP_SASL_MECHANISMS} */
+  readonly saslMechanisms?: readonly XmppSaslMechanism[];
   /** Negotiate STARTTLS with the server before the client sees the stream. */
   readonly starttls?: boolean;
 }
@@ -415,6 +407,8 @@ export function createXmppTransform(limits: Partial<XmppLimits>, counter: FrameC
     tls = 'off';
     backend?.refuse(err);
   };
+  /** Gangway's SASL login toward the server when it injects the credential. */
+  const login = injector === null ? null : new XmppSaslLogin(options.saslMechanisms ?? XMPP_SASL_MECHANISMS, { write: (data) => backend?.write(data), refuse });
 
   /** The server's stream during STARTTLS: answered by Gangway, never shown to the client. */
   const negotiate = (frame: XmppFrame): void => {
@@ -459,23 +453,30 @@ export function createXmppTransform(limits: Partial<XmppLimits>, counter: FrameC
       case 'close':
         return CLOSE_TO_CLIENT;
       default: {
-        if (frame.namespace !== NS_STREAMS) return qualifyElement(frame, scope);
+        if (frame.namespace !== NS_STREAMS) {
+          if (login === null || frame.namespace !== NS_SASL) return qualifyElement(frame, scope);
+          let verdict: SaslVerdict;
+          try {
+            verdict = login.fromServer(frame);
+          } catch (err) {
+            if (!(err instanceof InjectionError)) throw err;
+            refuse(err);
+            return null;
+          }
+          if (verdict === 'pass') return qualifyElement(frame, scope);
+          return verdict === 'drop' ? null : verdict;
+        }
         const out = translateStreamElement(frame, scope, frame.localName === 'features');
-        if (injector === null || frame.localName !== 'features') return out;
+        if (injector === null || login === null || frame.localName !== 'features') return out;
         try {
-          // Refuse as soon as it is known that no credential may go out (plaintext link, none stored).
-          injector.take(backend?.secure ?? false);
+          // Refuse as soon as it is known that no credential may go out (plaintext link, none
+          // stored), or that no mechanism the server offers can carry it.
+          return login.features(out, injector.take(backend?.secure ?? false));
         } catch (err) {
           if (!(err instanceof InjectionError)) throw err;
           refuse(err);
           return null;
         }
-        const plain = plainOnlyFeatures(out);
-        if (plain === null) {
-          refuse(new InjectionError('xmpp', INJECT_ERRORS.UNSUPPORTED_LOGIN, 'the XMPP server does not offer SASL PLAIN on this stream, so Gangway cannot log in for the client'));
-          return null;
-        }
-        return plain;
       }
     }
   };
@@ -503,9 +504,8 @@ export function createXmppTransform(limits: Partial<XmppLimits>, counter: FrameC
           out = CLOSE_TO_SERVER;
           break;
         default:
-          if (injector !== null && frame.namespace === NS_SASL && frame.localName === 'auth') {
-            const credential = injector.take(backend?.secure ?? false);
-            out = plainAuth(credential.username, credential.password);
+          if (injector !== null && login !== null && frame.namespace === NS_SASL && frame.localName === 'auth') {
+            out = login.auth(injector.take(backend?.secure ?? false));
           } else {
             out = withoutDeclaration(frame.raw);
           }
@@ -567,13 +567,18 @@ export function createXmppTransform(limits: Partial<XmppLimits>, counter: FrameC
  * client is validated as one element before it is translated and forwarded; the server's stream
  * is validated and cut into one element per message. STARTTLS is not offered to the client.
  * With `starttls`, Gangway upgrades the link to the server itself; with `inject`, the client is
- * offered SASL PLAIN only and its `<auth/>` is replaced by PLAIN with the stored credential.
+ * offered SASL PLAIN only and Gangway logs in for it with the stored credential: SCRAM-SHA-256,
+ * SCRAM-SHA-1 or PLAIN, the strongest the server offers (src/services/inject/xmpp-sasl.ts).
  */
 export const xmppProxy: WireProtocol<XmppProxyProperties> = {
   type: 'xmpp.proxy',
   subprotocols: ['xmpp'],
   properties,
   transform(session, props, metrics, credentials) {
-    return createXmppTransform(props.limits as Partial<XmppLimits>, metrics, { injector: injectorFor('xmpp', session, props, credentials), starttls: props.starttls });
+    return createXmppTransform(props.limits as Partial<XmppLimits>, metrics, {
+      injector: injectorFor('xmpp', session, props, credentials),
+      starttls: props.starttls,
+      saslMechanisms: props.saslMechanisms,
+    });
   },
 };

@@ -2,7 +2,7 @@
  * STARTTLS by Gangway and server-password injection in `irc.proxy` with InspIRCd (compose/up:
  * inspircd): irc-framework over WebSocket holds no password; Gangway sends STARTTLS, upgrades the
  * link after 670, sends PASS with the stored password, then the client's own lines. A TCP tap
- * records every byte Gangway sent.
+ * records every byte both ways.
  */
 import { WebSocket } from 'ws';
 import { Client, type ClientOptions } from 'irc-framework';
@@ -10,6 +10,7 @@ import { Resources, service, startGateway, tcpServer, type StartedGateway } from
 import { loadBackends, type Backends } from '../../support/backends';
 import { unique, within } from '../backends/async';
 import { envValue, rawClient, startTap, type Tap } from '../proxies/support';
+import { expectUpgradedLink, plainBlobs } from './upgrade';
 
 jest.setTimeout(30_000);
 
@@ -100,11 +101,11 @@ describe('irc.proxy: STARTTLS by Gangway and PASS injection with InspIRCd', () =
     irc.join(channel);
     await within(new Promise<void>((resolve) => irc.on('join', (e) => e.nick === nick && resolve())), 5000, 'join');
 
-    const sent = (await tap.first()).sent();
+    const link = await tap.first();
+    const sent = link.sent();
     expect(sent.subarray(0, 10).toString('latin1')).toBe('STARTTLS\r\n');
-    const afterStarttls = sent.subarray(10);
-    expect(afterStarttls[0]).toBe(0x16);
-    expect(afterStarttls[1]).toBe(0x03);
+    expectUpgradedLink(link, { request: 'STARTTLS\r\n', agreement: /:\S+ 670 [^\r\n]*\r\n/, secrets: [password, ...plainBlobs('irc', password)] });
+    expect(link.received().toString('latin1')).not.toMatch(/ 001 /);
     expect(sent.includes(Buffer.from('PASS'))).toBe(false);
     expect(sent.includes(Buffer.from(password))).toBe(false);
     expect(sent.includes(Buffer.from('NICK'))).toBe(false);

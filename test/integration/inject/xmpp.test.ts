@@ -2,7 +2,10 @@
  * STARTTLS by Gangway and SASL injection in `xmpp.proxy` with the real Prosody (compose/up:
  * prosody), on its host that requires encryption (XMPP_SECURE_DOMAIN): @xmpp/client speaks RFC 7395
  * over WebSocket and holds no password; Gangway upgrades its link to Prosody with STARTTLS and
- * logs in with SASL PLAIN and the stored credential. A TCP tap records every byte Gangway sent.
+ * logs in with the stored credential, by SCRAM-SHA-1 (the strongest Prosody 0.12 offers, beside
+ * PLAIN). On the host that does not require encryption (XMPP_DOMAIN), Prosody offers SCRAM-SHA-1
+ * alone over plain TCP, so the tap can read Gangway's SCRAM exchange. A TCP tap records every
+ * byte both ways.
  */
 import { WebSocket } from 'ws';
 import { client, xml, type Client, type Element } from '@xmpp/client';
@@ -14,10 +17,13 @@ import { LogCapture, Resources, service, tcpServer } from '../../support/gateway
 import { requireBackend, type Backends, type Credentials } from '../../support/backends';
 import { unique, within } from '../backends/async';
 import { envValue, rawClient, startTap, type Tap } from '../proxies/support';
+import { expectUpgradedLink, plainBlobs } from './upgrade';
 
 const STREAMS = 'http://etherx.jabber.org/streams';
 const FRAMING = 'urn:ietf:params:xml:ns:xmpp-framing';
 const STARTTLS = "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>";
+const PROCEED = /<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'\/>/;
+const SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
 
 jest.setTimeout(30_000);
 
@@ -75,12 +81,12 @@ describe('xmpp.proxy: STARTTLS by Gangway and SASL injection with Prosody', () =
   }
 
   /** @xmpp/client with no password: it answers Gangway's PLAIN-only offer with an empty one. */
-  function start(url: string): { xmpp: Client; mechanisms: () => string[]; features: Element[]; started: Promise<unknown> } {
+  function start(url: string, on = domain): { xmpp: Client; mechanisms: () => string[]; features: Element[]; started: Promise<unknown> } {
     let offered: string[] = [];
     const features: Element[] = [];
     const xmpp = client({
       service: url,
-      domain,
+      domain: on,
       resource: unique('inject'),
       credentials: async (authenticate, mechanisms) => {
         offered = mechanisms;
@@ -116,18 +122,57 @@ describe('xmpp.proxy: STARTTLS by Gangway and SASL injection with Prosody', () =
     await xmpp.send(xml('message', { to: xmpp.jid?.toString(), type: 'chat' }, xml('body', {}, body)));
     await echoed;
 
-    const sent = (await tap.first()).sent();
-    const at = sent.indexOf(STARTTLS);
-    expect(at).toBeGreaterThan(0);
-    const afterProceed = sent.subarray(at + Buffer.byteLength(STARTTLS));
-    expect(afterProceed[0]).toBe(0x16);
-    expect(afterProceed[1]).toBe(0x03);
-    expect(afterProceed.includes(Buffer.from('<auth'))).toBe(false);
-    expect(sent.includes(Buffer.from('<auth'))).toBe(false);
-    expect(sent.includes(Buffer.from(alice.password))).toBe(false);
-    expect(sent.includes(Buffer.from(Buffer.from(`\0${alice.username}\0${alice.password}`).toString('base64')))).toBe(false);
+    const link = await tap.first();
+    expectUpgradedLink(link, { request: STARTTLS, agreement: PROCEED, secrets: [alice.password, ...plainBlobs(alice.username, alice.password)] });
+    expect(link.sent().includes(Buffer.from('<auth'))).toBe(false);
     expect(log.text()).not.toContain(alice.password);
     expect(log.text()).toContain('back end link upgraded to TLS');
+  });
+
+  test('after STARTTLS Gangway logs in with SCRAM: restricted to SCRAM-SHA-1 it succeeds, to SCRAM-SHA-256 (not offered) it refuses', async () => {
+    const scram = await gateway({ ...injecting(alice.password), saslMechanisms: ['SCRAM-SHA-1'] });
+    const { xmpp, started } = start(scram.url);
+    await within(started, 15000, 'XMPP login through Gangway with SCRAM-SHA-1');
+    expect(xmpp.jid?.bare().toString()).toBe(`${alice.username}@${domain}`);
+    expectUpgradedLink(await scram.tap.first(), { request: STARTTLS, agreement: PROCEED, secrets: [alice.password, ...plainBlobs(alice.username, alice.password)] });
+
+    const sha256 = await gateway({ ...injecting(alice.password), saslMechanisms: ['SCRAM-SHA-256'] });
+    const raw = await rawClient(res, sha256.url, 'xmpp');
+    raw.ws.send(`<open xmlns="${FRAMING}" to="${domain}" version="1.0"/>`);
+    const close = await within(raw.closed, 10000, 'the close');
+    expect(close.code).toBe(1008);
+    const text = raw.received().toString();
+    expect(text).toContain('<policy-violation');
+    expect(text).toContain('the XMPP server offers PLAIN, SCRAM-SHA-1, Gangway may use SCRAM-SHA-256; it cannot log in for the client');
+    expect(text).not.toContain('<mechanism>');
+  });
+
+  test('over plain TCP (allowPlaintextCredentials) Prosody offers SCRAM-SHA-1 only: the tap shows Gangway\'s SCRAM exchange, no PLAIN, no password', async () => {
+    const plain = await gateway({ inject: { source: 'service', username: alice.username, password: alice.password, allowPlaintextCredentials: true } });
+    const { xmpp, mechanisms, started } = start(plain.url, facts.xmpp.domain);
+    await within(started, 15000, 'XMPP login through Gangway over plain TCP');
+    expect(xmpp.jid?.bare().toString()).toBe(`${alice.username}@${facts.xmpp.domain}`);
+    expect(mechanisms()).toEqual(['PLAIN']);
+
+    const link = await plain.tap.first();
+    const sent = link.sent().toString('latin1');
+    const received = link.received().toString('latin1');
+    expect(received).toMatch(/<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCRAM-SHA-1<\/mechanism><\/mechanisms>/);
+    const auth = new RegExp(`<auth xmlns='${SASL}' mechanism='SCRAM-SHA-1'>([A-Za-z0-9+/=]+)</auth>`).exec(sent);
+    expect(Buffer.from(auth?.[1] ?? '', 'base64').toString()).toMatch(new RegExp(`^n,,n=${alice.username},r=[A-Za-z0-9+/=]{32}$`));
+    // Gangway answered the challenge with its proof; the server's signature came in <success/>.
+    const challenge = new RegExp(`<challenge xmlns='${SASL}'>([A-Za-z0-9+/=]+)</challenge>`).exec(received);
+    expect(Buffer.from(challenge?.[1] ?? '', 'base64').toString()).toMatch(/^r=[^,]+,s=[^,]+,i=\d+$/);
+    const response = new RegExp(`<response xmlns='${SASL}'>([A-Za-z0-9+/=]+)</response>`).exec(sent);
+    expect(Buffer.from(response?.[1] ?? '', 'base64').toString()).toMatch(/^c=biws,r=[^,]+,p=[A-Za-z0-9+/=]+$/);
+    const success = new RegExp(`<success xmlns='${SASL}'>([A-Za-z0-9+/=]+)</success>`).exec(received);
+    expect(Buffer.from(success?.[1] ?? '', 'base64').toString()).toMatch(/^v=[A-Za-z0-9+/=]+$/);
+    expect(sent).not.toContain('PLAIN');
+    for (const secret of [alice.password, ...plainBlobs(alice.username, alice.password)]) {
+      expect(sent).not.toContain(secret);
+      expect(received).not.toContain(secret);
+    }
+    expect(plain.log.text()).not.toContain(alice.password);
   });
 
   test('a wrong stored password: the client gets SASL <failure/> from the server', async () => {

@@ -2,7 +2,7 @@
  * Keyring injection in `irc.proxy` with InspIRCd (compose/up: inspircd): irc-framework
  * authenticates to Gangway with HTTP Basic on the upgrade and sends no PASS; Gangway sends
  * STARTTLS, upgrades its link after 670, then PASS with the user's keyring entry (stored through
- * the keyring's HTTP API). A TCP tap records every byte Gangway sent to the server.
+ * the keyring's HTTP API). A TCP tap records every byte both ways.
  */
 import net from 'node:net';
 import type { WebSocket } from 'ws';
@@ -10,7 +10,8 @@ import { Client, type ClientOptions } from 'irc-framework';
 import { Resources } from '../../support/gateway';
 import { loadBackends, type Backends } from '../../support/backends';
 import { unique, within } from '../backends/async';
-import { envValue, startTap, type Tap } from '../proxies/support';
+import { envValue, startTap, type Tap, type TapConnection } from '../proxies/support';
+import { expectUpgradedLink, plainBlobs } from '../inject/upgrade';
 import { authenticatedWebSocket, closeOf, createKeyringWorld, installGlobalWebSocket, nextConnection, store, type KeyringGateway, type KeyringWorld, type User } from './support';
 
 jest.setTimeout(30_000);
@@ -104,11 +105,14 @@ function refused(result: Registration): { lines: string[]; close: number } {
   return result;
 }
 
-/** What Gangway sent to the server: STARTTLS, then only TLS records (a ClientHello first). */
-function expectTlsAfterStarttls(sent: Buffer): void {
+/**
+ * The link as the tap saw it: STARTTLS first, InspIRCd's 670 in plaintext, then only TLS records
+ * both ways; no password, and no PASS or NICK in plaintext.
+ */
+function expectTlsAfterStarttls(link: TapConnection): void {
+  const sent = link.sent();
   expect(sent.subarray(0, 10).toString('latin1')).toBe('STARTTLS\r\n');
-  expect(sent[10]).toBe(0x16);
-  expect(sent[11]).toBe(0x03);
+  expectUpgradedLink(link, { request: 'STARTTLS\r\n', agreement: /:\S+ 670 [^\r\n]*\r\n/, secrets: [serverPassword, ...plainBlobs('irc', serverPassword)] });
   expect(sent.includes(Buffer.from('PASS'))).toBe(false);
   expect(sent.includes(Buffer.from('NICK'))).toBe(false);
 }
@@ -136,9 +140,7 @@ describe('keyring injection into IRC PASS after STARTTLS by Gangway (InspIRCd)',
     irc.say(channel, text);
     expect(await heard).toBe(irc.user.nick);
 
-    const sent = (await link()).sent();
-    expectTlsAfterStarttls(sent);
-    expect(sent.includes(Buffer.from(serverPassword))).toBe(false);
+    expectTlsAfterStarttls(await link());
     expect(gw.log.text()).toContain('back end link upgraded to TLS');
     expect(gw.leakedSecrets()).toEqual([]);
   });
@@ -148,7 +150,7 @@ describe('keyring injection into IRC PASS after STARTTLS by Gangway (InspIRCd)',
     const { lines, close } = refused(await register('bob'));
     expect(lines).toContain('ERROR :no back-end credential for user bob on service irc');
     expect(close).toBe(1008);
-    expectTlsAfterStarttls((await link()).sent());
+    expectTlsAfterStarttls(await link());
   });
 
   test('carol, with a wrong stored password: InspIRCd\'s ERROR "Access denied" reaches her', async () => {

@@ -1,6 +1,6 @@
 /**
  * Shared pieces of the protocol-proxy integration tests: a TCP tap between Gangway and a real
- * server that records every byte Gangway sent, a `ws` client that collects what it receives,
+ * server that records every byte each side sent, a `ws` client that collects what it receives,
  * and readers for Gangway's metrics.
  */
 import net from 'node:net';
@@ -14,12 +14,18 @@ import { readFileSync } from 'node:fs';
 export interface TapConnection {
   /** Every byte Gangway sent toward the server, in order. */
   readonly fromGangway: Buffer[];
+  /** Every byte the server sent toward Gangway, in order. */
+  readonly fromServer: Buffer[];
+  /** Both directions, each chunk as the tap read it, in the order read. */
+  readonly transcript: { readonly from: 'gangway' | 'server'; readonly data: Buffer }[];
   /** Resolves when Gangway ended or dropped its side of the connection. */
   readonly gangwayClosed: Promise<void>;
   /** Whether Gangway has ended or dropped its side. */
   isGangwayClosed(): boolean;
   /** The bytes Gangway sent so far, as one buffer. */
   sent(): Buffer;
+  /** The bytes the server sent so far, as one buffer. */
+  received(): Buffer;
 }
 
 /** A TCP forwarder to a real server; Gangway connects to `port`. */
@@ -32,13 +38,15 @@ export interface Tap {
 
 /**
  * Starts a tap on 127.0.0.1 port 0 forwarding to `target`; registered for teardown. Bytes are
- * forwarded both ways unchanged; those from Gangway are recorded.
+ * forwarded both ways unchanged and recorded.
  */
 export async function startTap(res: Resources, target: { host: string; port: number }): Promise<Tap> {
   const connections: TapConnection[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((front) => {
     const fromGangway: Buffer[] = [];
+    const fromServer: Buffer[] = [];
+    const transcript: { from: 'gangway' | 'server'; data: Buffer }[] = [];
     let closedNow = false;
     const back = net.connect({ host: target.host, port: target.port });
     sockets.add(front);
@@ -52,11 +60,16 @@ export async function startTap(res: Resources, target: { host: string; port: num
       front.once('close', done);
     });
     front.on('data', (chunk: Buffer) => {
-      fromGangway.push(Buffer.from(chunk));
+      const data = Buffer.from(chunk);
+      fromGangway.push(data);
+      transcript.push({ from: 'gangway', data });
       back.write(chunk);
     });
     front.on('end', () => back.end());
     back.on('data', (chunk: Buffer) => {
+      const data = Buffer.from(chunk);
+      fromServer.push(data);
+      transcript.push({ from: 'server', data });
       if (!front.destroyed) front.write(chunk);
     });
     back.on('end', () => front.end());
@@ -66,9 +79,12 @@ export async function startTap(res: Resources, target: { host: string; port: num
     back.on('close', () => front.destroy());
     connections.push({
       fromGangway,
+      fromServer,
+      transcript,
       gangwayClosed,
       isGangwayClosed: () => closedNow,
       sent: () => Buffer.concat(fromGangway),
+      received: () => Buffer.concat(fromServer),
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -8,7 +8,7 @@ import { INJECT_ERRORS, InjectionError, Injector } from '../../../src/services/i
 import { credentialSourceFor, injectSchema, NO_CREDENTIALS, type Credential, type CredentialSource } from '../../../src/services/inject/types';
 import { amqplainResponse, saslInitPlain, saslOutcome, startOkWith } from '../../../src/services/wire/amqp';
 import { withCredential } from '../../../src/services/wire/stomp';
-import { plainAuth, plainOnlyFeatures } from '../../../src/services/wire/xmpp';
+import { plainAuth, plainOnlyFeatures } from '../../../src/services/inject/xmpp-sasl';
 import { protocol as amqp091, type Amqp091Frame } from '../../../validators/amqp091';
 import { protocol as amqp10, type Amqp10Frame } from '../../../validators/amqp10';
 import { StompCodecPair } from '../../../validators/stomp';
@@ -159,14 +159,16 @@ describe('AMQP rewrites', () => {
 });
 
 describe('XMPP rewrites', () => {
-  it('offers the client PLAIN only, and only when the server offers it', () => {
+  it('offers the client PLAIN only, whatever the server offers (Gangway logs in for it)', () => {
     const features = Buffer.from(
       '<features xmlns="http://etherx.jabber.org/streams"><mechanisms xmlns="urn:ietf:params:xml:ns:xmpp-sasl"><mechanism>SCRAM-SHA-1</mechanism><mechanism>PLAIN</mechanism></mechanisms></features>',
     );
-    expect(plainOnlyFeatures(features)?.toString()).toBe(
+    expect(plainOnlyFeatures(features).toString()).toBe(
       '<features xmlns="http://etherx.jabber.org/streams"><mechanisms xmlns="urn:ietf:params:xml:ns:xmpp-sasl"><mechanism>PLAIN</mechanism></mechanisms></features>',
     );
-    expect(plainOnlyFeatures(Buffer.from(features.toString().replace('<mechanism>PLAIN</mechanism>', '')))).toBeNull();
+    expect(plainOnlyFeatures(Buffer.from(features.toString().replace('<mechanism>PLAIN</mechanism>', ''))).toString()).toBe(
+      '<features xmlns="http://etherx.jabber.org/streams"><mechanisms xmlns="urn:ietf:params:xml:ns:xmpp-sasl"><mechanism>PLAIN</mechanism></mechanisms></features>',
+    );
     const bind = Buffer.from('<features xmlns="http://etherx.jabber.org/streams"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"/></features>');
     expect(plainOnlyFeatures(bind)).toBe(bind);
   });
