@@ -2,9 +2,10 @@
 # Entry point of the back-end containers in docker-compose.yml: prepares one server from the
 # same templates and table that compose/up uses on the host, then runs it in the foreground.
 #
-# Usage: container-entry.sh {activemq|rabbitmq|prosody|ngircd|inspircd|redis}
+# Usage: container-entry.sh {activemq|rabbitmq|prosody|ngircd|inspircd|atheme|redis}
 # Environment: compose/.env (env_file) plus the container overrides in docker-compose.yml
-# (BIND_ADDRESS, STATE_DIR, RABBITMQ_GUEST_LOOPBACK_ONLY, ACTIVEMQ_AMQP_CONNECTOR).
+# (BIND_ADDRESS, STATE_DIR, RABBITMQ_GUEST_LOOPBACK_ONLY, ACTIVEMQ_AMQP_CONNECTOR, INSPIRCD_HOST,
+# ATHEME_HOST, ATHEME_LINK_ALLOW).
 # Mounts: compose/ at /compose (read-only), compose/.state/certs at $STATE_DIR/certs.
 set -eu
 lib=/compose/lib
@@ -74,6 +75,15 @@ case ${1:-} in
     chown irc:irc "$STATE_DIR/logs/inspircd.log" "$STATE_DIR/inspircd"
     exec setpriv --reuid=irc --regid=irc --init-groups -- inspircd --nofork --config="$STATE_DIR/etc/inspircd.conf"
     ;;
+  atheme)
+    mkdir -p "$STATE_DIR/atheme"
+    render /compose/atheme/atheme.conf "$STATE_DIR/etc/atheme.conf"
+    render /compose/atheme/services.db "$STATE_DIR/atheme/services.db"
+    chown -R irc:irc "$STATE_DIR/atheme"
+    chmod 644 "$STATE_DIR/etc/atheme.conf"
+    exec setpriv --reuid=irc --regid=irc --init-groups -- atheme-services -n -c "$STATE_DIR/etc/atheme.conf" \
+      -D "$STATE_DIR/atheme" -l "$STATE_DIR/atheme/services.log" -p "$STATE_DIR/atheme/atheme.pid"
+    ;;
   redis)
     mkdir -p "$STATE_DIR/redis"
     chown redis:redis "$STATE_DIR/redis"
@@ -81,7 +91,7 @@ case ${1:-} in
     exec docker-entrypoint.sh redis-server "$STATE_DIR/etc/redis.conf"
     ;;
   *)
-    echo "usage: container-entry.sh {activemq|rabbitmq|prosody|ngircd|inspircd|redis}" >&2
+    echo "usage: container-entry.sh {activemq|rabbitmq|prosody|ngircd|inspircd|atheme|redis}" >&2
     exit 2
     ;;
 esac

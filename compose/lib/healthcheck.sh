@@ -3,7 +3,7 @@
 # using bash's /dev/tcp (the images have no Node). The ports come from compose/.env, which
 # docker-compose.yml passes to every container as its environment.
 #
-# Usage: healthcheck.sh {activemq|rabbitmq|prosody|ngircd|inspircd|redis|gangway}
+# Usage: healthcheck.sh {activemq|rabbitmq|prosody|ngircd|inspircd|atheme|redis|gangway}
 set -euo pipefail
 host=127.0.0.1
 
@@ -42,12 +42,16 @@ case ${1:-} in
     exchange "$IRC_PORT" 'NICK health\r\nUSER health 0 * :health\r\nQUIT\r\n' '^:[^ ]+ 001 ' ;;
   inspircd)
     exchange "$INSPIRCD_PORT" 'STARTTLS\r\n' '^:[^ ]+ 670 ' ;;
+  atheme)
+    # InspIRCd (in its own container) lists sasl while Atheme is linked. A whole SASL login
+    # needs to wait for each answer, which one exchange cannot: compose/up's probe does that.
+    host=$INSPIRCD_HOST exchange "$INSPIRCD_PORT" 'CAP LS 302\r\n' '^:[^ ]+ CAP \* LS .*[ :]sasl' ;;
   redis)
     exchange "$REDIS_PORT" 'PING\r\n' '^\+PONG' ;;
   gangway)
     # The management service of the built-in configuration: /health answers 200 with a JSON body.
     exchange "$GANGWAY_PORT" "GET /health HTTP/1.0\r\nHost: $host:$GANGWAY_PORT\r\n\r\n" '^HTTP/1\.[01] 200 ' ;;
   *)
-    echo "usage: healthcheck.sh {activemq|rabbitmq|prosody|ngircd|inspircd|redis|gangway}" >&2
+    echo "usage: healthcheck.sh {activemq|rabbitmq|prosody|ngircd|inspircd|atheme|redis|gangway}" >&2
     exit 2 ;;
 esac

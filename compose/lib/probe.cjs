@@ -16,6 +16,9 @@
  *   irc HOST PORT                      NICK/USER         -> 001 RPL_WELCOME
  *   ircs HOST PORT CAFILE              same over TLS, verifying the server certificate
  *   ircstarttls HOST PORT CAFILE PASS  STARTTLS -> 670, TLS verified, PASS/NICK/USER -> 001
+ *   ircsasl HOST PORT CAFILE ACCOUNT PASSWORD
+ *                                      STARTTLS, then IRCv3 SASL PLAIN (CAP LS 302 lists sasl,
+ *                                      CAP REQ, AUTHENTICATE) -> 903, CAP END/NICK/USER -> 001
  *   redis HOST PORT                    PING              -> +PONG
  *
  * Usage: probe.cjs [--wait SECONDS] KIND ARGS...
@@ -329,6 +332,87 @@ function ircStarttls(host, port, ca, password) {
   });
 }
 
+/**
+ * An IRC session over STARTTLS: 670, then a verified TLS handshake; `start(send)` writes the
+ * first lines, and `line(text, send)` sees every line from the server and returns true when
+ * done (it throws to fail). Any ERROR line fails.
+ */
+function ircSecure(host, port, ca, start, line) {
+  return new Promise((resolve, reject) => {
+    exchange({ host, port }, (s) => s.write('STARTTLS\r\n'), (buf, socket) => {
+      const text = buf.toString('utf8');
+      if (/^:\S+ 691 /m.test(text) || /^ERROR /m.test(text)) throw new Error(`IRC STARTTLS refused: ${JSON.stringify(text.slice(0, 300))}`);
+      if (!/^:\S+ 670 /m.test(text)) return false;
+      socket.removeAllListeners('data');
+      socket.removeAllListeners('close');
+      socket.removeAllListeners('error');
+      const secure = tls.connect({ socket, ca: fs.readFileSync(ca), servername: 'localhost' });
+      const send = (l) => secure.write(`${l}\r\n`);
+      let got = '';
+      let pending = '';
+      const done = (error) => {
+        clearTimeout(timer);
+        secure.destroy();
+        if (error) reject(error);
+        else resolve();
+      };
+      const timer = setTimeout(() => done(new Error(`no expected reply after STARTTLS within ${ATTEMPT_TIMEOUT_MS} ms; got ${JSON.stringify(got.slice(-300))}`)), ATTEMPT_TIMEOUT_MS);
+      secure.once('secureConnect', () => start(send));
+      secure.on('data', (chunk) => {
+        got += chunk.toString('utf8');
+        pending += chunk.toString('utf8');
+        let end;
+        while ((end = pending.indexOf('\n')) >= 0) {
+          const l = pending.slice(0, end).replace(/\r$/, '');
+          pending = pending.slice(end + 1);
+          try {
+            if (/^ERROR /.test(l)) throw new Error(`IRC error: ${JSON.stringify(l)}`);
+            if (line(l, send)) {
+              send('QUIT :probe done');
+              done();
+              return;
+            }
+          } catch (error) {
+            done(error);
+            return;
+          }
+        }
+      });
+      secure.once('error', (error) => done(new Error(`IRC STARTTLS: ${error.message}`)));
+      throw HANDED_OVER;
+    }).catch((error) => {
+      if (error !== HANDED_OVER) reject(error);
+    });
+  });
+}
+
+/** IRCv3 SASL 3.1 PLAIN after STARTTLS (https://ircv3.net/specs/extensions/sasl-3.1), then registration without PASS. */
+function ircSasl(host, port, ca, account, password) {
+  const nick = `probe${process.pid % 100000}`;
+  const payload = Buffer.from(`\0${account}\0${password}`, 'utf8').toString('base64');
+  let caps = '';
+  return ircSecure(host, port, ca, (send) => send('CAP LS 302'), (l, send) => {
+    const words = l.split(' ');
+    const command = words[1];
+    if (command === 'CAP' && words[3] === 'LS') {
+      // CAP LS 302 may take several lines: `CAP * LS * :...` until one without the `*`.
+      caps += ` ${l.slice(l.indexOf(' :') + 2)}`;
+      if (words[4] === '*') return false;
+      if (!/ sasl(=|\s|$)/.test(caps)) throw new Error(`the IRC server lists no sasl capability (are services linked?): ${JSON.stringify(caps.trim())}`);
+      send('CAP REQ :sasl');
+    } else if (command === 'CAP' && words[3] === 'ACK') send('AUTHENTICATE PLAIN');
+    else if (command === 'CAP' && words[3] === 'NAK') throw new Error('CAP REQ :sasl refused');
+    else if (words[0] === 'AUTHENTICATE' && (words[1] === '+' || words[1] === ':+')) send(`AUTHENTICATE ${payload}`);
+    else if (command === '903') {
+      send('CAP END');
+      send(`NICK ${nick}`);
+      send(`USER ${nick} 0 * :Gangway probe`);
+    } else if (['902', '904', '905', '906', '908'].includes(command)) throw new Error(`SASL PLAIN login as ${account} refused: ${JSON.stringify(l)}`);
+    else if (command === '001') return true;
+    return false;
+  });
+}
+
 function redis(host, port) {
   return exchange({ host, port }, (s) => s.write('PING\r\n'), (buf) => {
     const text = buf.toString('latin1');
@@ -347,6 +431,7 @@ const PROBES = {
   irc: { args: 2, run: (a) => irc(a[0], a[1], false) },
   ircs: { args: 3, run: (a) => irc(a[0], a[1], true, a[2]) },
   ircstarttls: { args: 4, run: (a) => ircStarttls(a[0], a[1], a[2], a[3]) },
+  ircsasl: { args: 5, run: (a) => ircSasl(a[0], a[1], a[2], a[3], a[4]) },
   redis: { args: 2, run: (a) => redis(a[0], a[1]) },
 };
 

@@ -37,6 +37,12 @@ export const INJECT_ERRORS = {
     close: 1011,
     condition: 'internal-server-error',
   },
+  LOGIN_REFUSED: {
+    code: 'GW_ERR_INJECT_LOGIN_REFUSED',
+    summary: 'The back end refused the login Gangway performed itself with the injected credential (IRC SASL).',
+    close: 1008,
+    condition: 'not-authorized',
+  },
   STARTTLS_REFUSED: {
     code: 'GW_ERR_INJECT_STARTTLS_REFUSED',
     summary: 'The back end did not agree to STARTTLS, and credentials are not sent over a plaintext link.',

@@ -20,43 +20,50 @@ export interface CredentialSource {
   lookup(user: string | null, service: string): Promise<Credential | null>;
 }
 
+/** The keys of `properties.inject` every protocol proxy takes; a proxy may add its own (irc.proxy: `login`). */
+export const injectShape = {
+  /** `service`: the `username`/`password` below; `keyring`: the authenticated user's stored credential. */
+  source: z.enum(['service', 'keyring']),
+  /**
+   * Name the credential is stored under in the keyring (source `keyring`), so that several
+   * services can share one entry. @default the service's own name
+   */
+  keyringEntry: z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'expected a name of letters, digits, "_", "." or "-"' }).optional(),
+  /** Back-end user name (source `service`). */
+  username: z.string().min(1).optional(),
+  /** Back-end password (source `service`); `${ENV}` references are expanded at load. */
+  password: z.string().min(1).optional(),
+  /**
+   * Inject even when the link to the back end is not encrypted (`tcp://` without STARTTLS).
+   * @default false
+   */
+  allowPlaintextCredentials: z.boolean().default(false),
+  /** Longest wait for the credential lookup, in milliseconds. @default 5000 */
+  lookupTimeoutMs: z.number().int().min(1).max(60_000).default(5000),
+};
+
+/** Which keys each `source` needs: `username` and `password` for `service`, `keyringEntry` only for `keyring`. */
+export function checkInjectSource(
+  value: { readonly source: 'service' | 'keyring'; readonly keyringEntry?: string; readonly username?: string; readonly password?: string },
+  ctx: z.RefinementCtx,
+): void {
+  if (value.source !== 'service') {
+    for (const key of ['username', 'password'] as const) {
+      if (value[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `only for source "service" (the keyring holds ${key}s per user)` });
+    }
+    return;
+  }
+  if (value.keyringEntry !== undefined) ctx.addIssue({ code: 'custom', path: ['keyringEntry'], message: 'only for source "keyring"' });
+  for (const key of ['username', 'password'] as const) {
+    if (value[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'required with source "service"' });
+  }
+}
+
 /**
  * `properties.inject` of a protocol proxy: replace whatever login the client sends with a
  * credential Gangway holds.
  */
-export const injectSchema = z
-  .strictObject({
-    /** `service`: the `username`/`password` below; `keyring`: the authenticated user's stored credential. */
-    source: z.enum(['service', 'keyring']),
-    /**
-     * Name the credential is stored under in the keyring (source `keyring`), so that several
-     * services can share one entry. @default the service's own name
-     */
-    keyringEntry: z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'expected a name of letters, digits, "_", "." or "-"' }).optional(),
-    /** Back-end user name (source `service`). */
-    username: z.string().min(1).optional(),
-    /** Back-end password (source `service`); `${ENV}` references are expanded at load. */
-    password: z.string().min(1).optional(),
-    /**
-     * Inject even when the link to the back end is not encrypted (`tcp://` without STARTTLS).
-     * @default false
-     */
-    allowPlaintextCredentials: z.boolean().default(false),
-    /** Longest wait for the credential lookup, in milliseconds. @default 5000 */
-    lookupTimeoutMs: z.number().int().min(1).max(60_000).default(5000),
-  })
-  .superRefine((value, ctx) => {
-    if (value.source !== 'service') {
-      for (const key of ['username', 'password'] as const) {
-        if (value[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `only for source "service" (the keyring holds ${key}s per user)` });
-      }
-      return;
-    }
-    if (value.keyringEntry !== undefined) ctx.addIssue({ code: 'custom', path: ['keyringEntry'], message: 'only for source "keyring"' });
-    for (const key of ['username', 'password'] as const) {
-      if (value[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'required with source "service"' });
-    }
-  });
+export const injectSchema = z.strictObject(injectShape).superRefine(checkInjectSource);
 
 /** `properties.inject` after validation. */
 export type InjectProperties = z.infer<typeof injectSchema>;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import net from 'node:net';
 import { DEFAULT_LIMITS, IrcCodecPair, replyFor, type IrcLimits } from '../../../validators/irc';
 import { INJECT_ERRORS, InjectionError } from '../inject/injector';
+import { IrcSaslLogin, ircInjectSchema } from '../inject/irc-sasl';
 import type { BackendLink, Transform } from '../pipe';
 import { injectorFor, limitsSchema, wirePropertiesShape, type WireProtocol } from './factory';
 
@@ -9,6 +10,8 @@ const properties = z.strictObject({
   ...wirePropertiesShape,
   /** Overrides of the IRC validator's limits (validators/irc/README.md). */
   limits: limitsSchema(DEFAULT_LIMITS).default({}),
+  /** Credential injection toward the server, with `login: auto | pass | sasl` (src/services/inject/irc-sasl.ts). */
+  inject: ircInjectSchema.optional(),
   /**
    * Send `WEBIRC` first so the IRC server sees the client's address instead of Gangway's
    * (the server must list Gangway with the same password).
@@ -55,8 +58,10 @@ const STARTTLS_ANSWERS: ReadonlySet<string> = new Set([STARTTLS_OK, '691', '421'
  * `irc.proxy`: IRCv3 WebSocket (`text.ircv3.net`, `binary.ircv3.net`, or no subprotocol as text):
  * one IRC message per WebSocket message without a line end, in both directions; tags kept. With
  * `webirc`, the server learns the client's real address. With `starttls`, Gangway upgrades the
- * link (IRCv3 STARTTLS) before the client's first line; with `inject`, it sends `PASS` with the
- * stored password first (the client's own PASS lines are dropped). Clients see neither.
+ * link (IRCv3 STARTTLS) before the client's first line; with `inject`, it logs in first: an
+ * IRCv3 SASL PLAIN login to the stored account when the server offers it (`inject.login` `auto`
+ * or `sasl`), else `PASS` with the stored password (the client's own PASS lines are dropped).
+ * Clients see none of it.
  */
 export const ircProxy: WireProtocol<IrcProxyProperties> = {
   type: 'irc.proxy',
@@ -69,6 +74,8 @@ export const ircProxy: WireProtocol<IrcProxyProperties> = {
     let link: BackendLink | null = null;
     /** Set while Gangway waits for the server's answer to STARTTLS. */
     let starttlsAnswer: ((command: string) => void) | null = null;
+    /** Set while Gangway logs in with SASL: it takes the server's answers to its own lines. */
+    let sasl: IrcSaslLogin | null = null;
     const webirc = (): Buffer | null => {
       if (!props.webirc) return null;
       const addr = ircAddress(session.remoteAddress);
@@ -101,6 +108,7 @@ export const ircProxy: WireProtocol<IrcProxyProperties> = {
             answer(f.command);
             return;
           }
+          if (sasl !== null && sasl.consume(f)) continue;
           send(withoutLineEnd(f.raw), binary);
         }
       },
@@ -131,8 +139,23 @@ export const ircProxy: WireProtocol<IrcProxyProperties> = {
           if (line) current.write(line);
         }
         if (injector !== null) {
-          // RFC 1459 §4.1.1: PASS comes before NICK and USER; the server password is the stored password.
+          // Refused here (plaintext link, no credential) before anything of the login is sent.
           const credential = injector.take(current.secure);
+          const mode = props.inject?.login;
+          if (mode === 'auto' || mode === 'sasl') {
+            // Gangway's CAP negotiation ends before the client's first line: a client that
+            // negotiates itself opens its own, and registration waits for that one's CAP END.
+            const login = new IrcSaslLogin(mode, credential, (line) => current.write(Buffer.from(`${line}\r\n`, 'utf8')));
+            sasl = login;
+            const outcome = await login.run().finally(() => {
+              sasl = null;
+            });
+            if (outcome.method === 'sasl') {
+              session.log.debug({ session: session.id, account: outcome.account }, 'logged in to the IRC server with SASL PLAIN');
+              return;
+            }
+          }
+          // RFC 1459 §4.1.1: PASS comes before NICK and USER; the server password is the stored password.
           current.write(Buffer.from(`PASS :${credential.password}\r\n`, 'utf8'));
         }
       };

@@ -1,8 +1,9 @@
 /**
- * STARTTLS by Gangway and server-password injection in `irc.proxy` with InspIRCd (compose/up:
- * inspircd): irc-framework over WebSocket holds no password; Gangway sends STARTTLS, upgrades the
- * link after 670, sends PASS with the stored password, then the client's own lines. A TCP tap
- * records every byte both ways.
+ * STARTTLS by Gangway and credential injection in `irc.proxy` with InspIRCd and Atheme (compose/up:
+ * inspircd atheme): irc-framework over WebSocket holds no password; Gangway sends STARTTLS,
+ * upgrades the link after 670, logs in (PASS with the stored server password, or SASL PLAIN to
+ * the stored account, which Atheme checks), then sends the client's own lines. A TCP tap records
+ * every byte Gangway sent.
  */
 import { WebSocket } from 'ws';
 import { Client, type ClientOptions } from 'irc-framework';
@@ -20,10 +21,14 @@ afterEach(() => res.closeAll());
 let facts: Backends;
 let port: number;
 let password: string;
+let saslUser: string;
+let saslPassword: string;
 beforeAll(async () => {
   facts = loadBackends();
   port = Number(envValue('INSPIRCD_PORT'));
   password = envValue('INSPIRCD_PASSWORD');
+  saslUser = envValue('INSPIRCD_SASL_USER');
+  saslPassword = envValue('INSPIRCD_SASL_PASSWORD');
   await requireInspircd();
 });
 
@@ -50,8 +55,14 @@ async function gateway(properties: Record<string, unknown>, target = port): Prom
   return { gw, tap };
 }
 
+/** The server password as PASS (InspIRCd lists sasl too while Atheme is linked: `login: pass` says which). */
 function injecting(pass: string): Record<string, unknown> {
-  return { starttls: true, tls: { caFile: facts.caFile, serverName: 'localhost' }, inject: { source: 'service', username: 'irc', password: pass } };
+  return { starttls: true, tls: { caFile: facts.caFile, serverName: 'localhost' }, inject: { source: 'service', username: 'irc', password: pass, login: 'pass' } };
+}
+
+/** The Atheme account's credential, with SASL PLAIN (`auto` chooses it when InspIRCd lists sasl). */
+function saslInjecting(user: string, pass: string, login: 'auto' | 'sasl'): Record<string, unknown> {
+  return { starttls: true, tls: { caFile: facts.caFile, serverName: 'localhost' }, inject: { source: 'service', username: user, password: pass, login } };
 }
 
 /** irc-framework through Gangway; resolves with the client and every line it read, or rejects on close. */
@@ -130,7 +141,7 @@ describe('irc.proxy: STARTTLS by Gangway and PASS injection with InspIRCd', () =
   });
 
   test('without STARTTLS, PASS over a plaintext link is refused with ERROR and nothing is sent', async () => {
-    const { gw, tap } = await gateway({ inject: { source: 'service', username: 'irc', password } });
+    const { gw, tap } = await gateway({ inject: { source: 'service', username: 'irc', password, login: 'pass' } });
     // Gangway refuses as soon as the session starts: listen before the upgrade completes.
     const received: string[] = [];
     const ws = new WebSocket(gw.ws('/irc'), 'text.ircv3.net');
@@ -164,6 +175,65 @@ describe('irc.proxy: STARTTLS by Gangway and PASS injection with InspIRCd', () =
     expect(sent).not.toContain('PASS');
     expect(sent).not.toContain(password);
     expect(sent).not.toContain('NICK');
+  });
+});
+
+describe('irc.proxy: SASL PLAIN by Gangway with InspIRCd and Atheme', () => {
+  test('a client without any password is logged in to the account; WHOIS shows it; no plaintext AUTHENTICATE', async () => {
+    const { gw, tap } = await gateway(saslInjecting(saslUser, saslPassword, 'auto'));
+    const nick = unique('s').slice(0, 12).replace(/-/g, '');
+    const { irc, lines } = await register(gw, nick);
+    // Gangway's negotiation stays with Gangway: the client saw only the answers to its own CAP lines.
+    expect(lines.some((l) => /^AUTHENTICATE /.test(l) || / 90[0-8] /.test(l) || / CAP \S+ ACK :sasl/.test(l))).toBe(false);
+
+    // RPL_WHOISACCOUNT: `330 <me> <nick> <account> :is logged in as`.
+    const account = new Promise<string>((resolve) =>
+      irc.on('raw', (event) => {
+        const m = new RegExp(`^:\\S+ 330 ${nick} ${nick} (\\S+) `).exec(event.line);
+        if (m) resolve(m[1] as string);
+      }),
+    );
+    irc.raw('WHOIS', nick);
+    expect(await within(account, 5000, 'the WHOIS account line')).toBe(saslUser);
+
+    const sent = (await tap.first()).sent();
+    expect(sent.subarray(0, 10).toString('latin1')).toBe('STARTTLS\r\n');
+    expect(sent[10]).toBe(0x16);
+    for (const text of ['AUTHENTICATE', 'CAP', saslPassword, Buffer.from(`\0${saslUser}\0${saslPassword}`).toString('base64')]) {
+      expect(sent.includes(Buffer.from(text))).toBe(false);
+    }
+    expect(gw.log.text()).not.toContain(saslPassword);
+    expect(gw.log.text()).toContain('logged in to the IRC server with SASL PLAIN');
+  });
+
+  test('a wrong account password: ERROR with the 904 in the client\'s protocol, close 1008', async () => {
+    const { gw } = await gateway(saslInjecting(saslUser, 'not-the-account-password', 'sasl'));
+    const received: string[] = [];
+    const ws = new WebSocket(gw.ws('/irc'), 'text.ircv3.net');
+    res.add(() => ws.terminate());
+    ws.on('message', (data: Buffer) => received.push(data.toString()));
+    ws.on('open', () => {
+      ws.send('CAP LS 302');
+      ws.send('NICK wrongsasl');
+      ws.send('USER u 0 * :u');
+    });
+    const close = await within(new Promise<number>((resolve) => ws.once('close', (code: number) => resolve(code))), 8000, 'the close');
+    expect(close).toBe(1008);
+    expect(received).toEqual(['ERROR :the IRC server refused the SASL PLAIN login: 904 SASL authentication failed']);
+    expect(gw.log.text()).toContain('GW_ERR_INJECT_LOGIN_REFUSED');
+  });
+
+  test('a client that does no CAP negotiation of its own registers, logged in', async () => {
+    const { gw } = await gateway(saslInjecting(saslUser, saslPassword, 'sasl'));
+    const nick = unique('r').slice(0, 12).replace(/-/g, '');
+    const client = await rawClient(res, gw.ws('/irc'), 'text.ircv3.net');
+    client.ws.send(`NICK ${nick}`);
+    client.ws.send('USER raw 0 * :raw');
+    await client.until((m) => m.some((x) => / 001 /.test(x.data.toString())), '001');
+    client.ws.send(`WHOIS ${nick}`);
+    await client.until((m) => m.some((x) => x.data.toString().startsWith(`:irc.localhost 330 ${nick} ${nick} ${saslUser} `)), 'the WHOIS account line');
+    expect(client.messages.some((x) => /^(AUTHENTICATE|:\S+ (CAP|90\d) )/.test(x.data.toString()))).toBe(false);
+    client.ws.send('QUIT :done');
   });
 });
 

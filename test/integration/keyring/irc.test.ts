@@ -1,8 +1,9 @@
 /**
- * Keyring injection in `irc.proxy` with InspIRCd (compose/up: inspircd): irc-framework
- * authenticates to Gangway with HTTP Basic on the upgrade and sends no PASS; Gangway sends
- * STARTTLS, upgrades its link after 670, then PASS with the user's keyring entry (stored through
- * the keyring's HTTP API). A TCP tap records every byte both ways.
+ * Keyring injection in `irc.proxy` with InspIRCd and Atheme (compose/up: inspircd atheme):
+ * irc-framework authenticates to Gangway with HTTP Basic on the upgrade and sends no password;
+ * Gangway sends STARTTLS, upgrades its link after 670, then logs in with the user's keyring entry
+ * (stored through the keyring's HTTP API): PASS with the server password on `/irc`, SASL PLAIN to
+ * the Atheme account on `/irc-sasl`. A TCP tap records every byte both ways.
  */
 import net from 'node:net';
 import type { WebSocket } from 'ws';
@@ -18,6 +19,8 @@ jest.setTimeout(30_000);
 
 let facts: Backends;
 let serverPassword: string;
+let saslUser: string;
+let saslPassword: string;
 let world: KeyringWorld;
 let gw: KeyringGateway;
 let tap: Tap;
@@ -34,6 +37,8 @@ beforeAll(async () => {
   facts = loadBackends();
   const port = Number(envValue('INSPIRCD_PORT'));
   serverPassword = envValue('INSPIRCD_PASSWORD');
+  saslUser = envValue('INSPIRCD_SASL_USER');
+  saslPassword = envValue('INSPIRCD_SASL_PASSWORD');
   await requireInspircd(facts.host, port);
   world = await createKeyringWorld();
   tap = await startTap(suite, { host: facts.host, port });
@@ -44,6 +49,15 @@ beforeAll(async () => {
       path: '/irc',
       connect: `tcp://127.0.0.1:${tap.port}`,
       properties: { starttls: true, tls: { caFile: facts.caFile, serverName: 'localhost' } },
+      inject: { login: 'pass' },
+    },
+    {
+      name: 'irc-sasl',
+      type: 'irc.proxy',
+      path: '/irc-sasl',
+      connect: `tcp://127.0.0.1:${tap.port}`,
+      properties: { starttls: true, tls: { caFile: facts.caFile, serverName: 'localhost' } },
+      inject: { login: 'sasl' },
     },
   ]);
 });
@@ -59,8 +73,8 @@ const wsTransport: unknown = require('irc-framework/src/transports/websocket');
 /** The outcome of an IRC registration through Gangway, with every line the client read. */
 type Registration = { irc: Client; lines: string[] } | { lines: string[]; close: number };
 
-/** irc-framework as a Gangway user (no server password of its own). */
-async function register(user: User): Promise<Registration> {
+/** irc-framework as a Gangway user (no password of its own), through the service at `path`. */
+async function register(user: User, path = '/irc'): Promise<Registration> {
   const made: WebSocket[] = [];
   installGlobalWebSocket(res, authenticatedWebSocket(res, gw.authorization(user), made));
   const irc = new Client();
@@ -82,7 +96,7 @@ async function register(user: User): Promise<Registration> {
     transport: wsTransport,
     host: '127.0.0.1',
     port: gw.gateway.port(),
-    path: '/irc',
+    path,
     websocket_protocol: 'text.ircv3.net',
     nick: unique(user.slice(0, 3)).replace(/-/g, '').slice(0, 12),
     username: user,
@@ -166,6 +180,37 @@ describe('keyring injection into IRC PASS after STARTTLS by Gangway (InspIRCd)',
     expect((await gw.remove('dave', 'irc')).status).toBe(204);
     const { lines, close } = refused(await register('dave'));
     expect(lines).toContain('ERROR :no back-end credential for user dave on service irc');
+    expect(close).toBe(1008);
+    expect(gw.leakedSecrets()).toEqual([]);
+  });
+});
+
+describe('keyring injection into IRC SASL PLAIN after STARTTLS by Gangway (InspIRCd, Atheme)', () => {
+  test('alice is logged in to her stored account: the server names it in WHOIS; no plaintext login', async () => {
+    await store(gw, 'alice', 'irc-sasl', { username: saslUser, password: saslPassword });
+    const link = nextConnection(tap);
+    const irc = registered(await register('alice', '/irc-sasl'));
+    const nick = irc.user.nick;
+    const account = new Promise<string>((done) =>
+      irc.on('raw', (event) => {
+        const m = new RegExp(`^:\\S+ 330 ${nick} ${nick} (\\S+) `).exec(event.line);
+        if (m) done(m[1] as string);
+      }),
+    );
+    irc.raw('WHOIS', nick);
+    expect(await within(account, 5000, 'the WHOIS account line')).toBe(saslUser);
+
+    const sent = (await link()).sent();
+    expectTlsAfterStarttls(sent);
+    expect(sent.includes(Buffer.from('AUTHENTICATE'))).toBe(false);
+    expect(sent.includes(Buffer.from(saslPassword))).toBe(false);
+    expect(gw.leakedSecrets()).toEqual([]);
+  });
+
+  test('carol, with a wrong stored account password: ERROR with the server\'s 904, close 1008', async () => {
+    await store(gw, 'carol', 'irc-sasl', { username: saslUser, password: 'carol-wrong-sasl-pw' });
+    const { lines, close } = refused(await register('carol', '/irc-sasl'));
+    expect(lines).toContain('ERROR :the IRC server refused the SASL PLAIN login: 904 SASL authentication failed');
     expect(close).toBe(1008);
     expect(gw.leakedSecrets()).toEqual([]);
   });
