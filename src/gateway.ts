@@ -377,10 +377,6 @@ export class Gateway implements GatewayView {
     state.metrics.sessionsCurrent++;
     state.metrics.sessionsTotal++;
     this.log.info({ event: 'session.open', session: session.id, service: svc.name, remote, user: auth?.subject.user, protocol: ws.protocol || undefined }, 'session open');
-    if (auth) {
-      auth.guard.track(session.id, auth.subject, (code, reason, spec) => session.close(code, reason, spec), auth.refreshKey);
-      session.onClose(() => void auth.guard.end(session.id));
-    }
     ws.on('pong', () => {
       session.awaitingPong = false;
     });
@@ -417,6 +413,12 @@ export class Gateway implements GatewayView {
       );
     });
     (state.service.handleSession as (s: Session) => void).call(state.service, session);
+    if (auth) {
+      // Tracked once the service holds the session, so a deadline reaches its farewell: the
+      // protocol's own error before the 1008 close.
+      auth.guard.track(session.id, auth.subject, (code, reason, spec) => session.closeWithFarewell(code, reason, spec), auth.refreshKey);
+      session.onClose(() => void auth.guard.end(session.id));
+    }
   }
 
   /** Once a second: idle timeouts, keep-alive pings, slow consumers, stale rate buckets. */

@@ -5,6 +5,14 @@ import type { ServiceMetrics } from './metrics';
 import type { GatewayErrorSpec } from './errors';
 import type { Subject } from '../security/subject';
 
+/**
+ * How a service ends its session in the session's own protocol when Gangway ends it for a reason
+ * outside that protocol (see {@link Session.closeWithFarewell}): it tells the client why, where the
+ * protocol has a way to at that point of its stream, winds the back end down, and closes the
+ * session with `code` and `reason`.
+ */
+export type Farewell = (code: number, reason: string, error: GatewayErrorSpec) => void;
+
 /** Something that can stop and restart producing data (a socket, a WebSocket). */
 export interface Source {
   pause(): void;
@@ -85,6 +93,7 @@ export class Session {
   private readonly toClient: Valve;
   private readonly closeListeners: ((code: number, reason: string) => void)[] = [];
   private peer: Source;
+  private farewell: Farewell | null = null;
 
   constructor(
     readonly ws: WebSocket,
@@ -149,6 +158,23 @@ export class Session {
     this.closeReasonSent = reason;
     if (code === 1006) this.ws.terminate();
     else this.ws.close(code, reason);
+  }
+
+  /** Names how the service ends the session in its protocol (protocol-aware services set it). */
+  setFarewell(farewell: Farewell): void {
+    this.farewell = farewell;
+  }
+
+  /**
+   * Ends the session for a reason outside its wire protocol (its authorization expired, it reached
+   * its maximum lifetime): the service's {@link Farewell} first, so the client gets the
+   * protocol's own error before the close; a plain close when the service has none.
+   */
+  closeWithFarewell(code: number, reason: string, error: GatewayErrorSpec): void {
+    const farewell = this.farewell;
+    this.farewell = null;
+    if (farewell && !this.closed && this.closeSent === undefined) farewell(code, reason, error);
+    this.close(code, reason, error);
   }
 
   /** Records an error against the session and its service (first one wins). */

@@ -52,8 +52,18 @@ export interface Transform {
   clientReply?(err: WireError): readonly Buffer[];
   /** Bytes telling the back end why its stream was refused, sent before Gangway ends the connection. */
   backendReply?(err: WireError): Buffer | null;
-  /** Bytes that end the protocol session cleanly toward the back end after the client's input was refused. */
-  farewell?(): Buffer | null;
+  /**
+   * Messages telling the client, in its protocol, that Gangway ends the session for a reason
+   * outside the protocol — `reason` and the catalogue `code` (its authorization expired, it reached
+   * its lifetime) — sent before the close; none where the protocol has no way to say it at this
+   * point of its stream.
+   */
+  endNotice?(reason: string, code: string): readonly Buffer[];
+  /**
+   * Bytes that end the protocol session cleanly toward the back end when Gangway ends the session:
+   * after the client's input was refused, or for `reason` (an expired authorization).
+   */
+  farewell?(reason: string): Buffer | null;
   /**
    * Called once, before the preamble, with the session's link to the back end: what a transform
    * uses to speak to the back end on its own (STARTTLS, a login) and to upgrade the link to TLS.
@@ -99,6 +109,9 @@ const BAD_GATEWAY = 1014;
  * written on its own. 16 KiB is one TLS record and well under a socket buffer.
  */
 const WRITE_BATCH_BYTES = 16 * 1024;
+
+/** Why the back end's session ends when the client's input was refused (an IRC QUIT's text). */
+const REFUSED_INPUT = 'Gangway refused the client input';
 
 /** Close the back end this long after a clean end if it has not closed its side. */
 const BACKEND_LINGER_MS = 5000;
@@ -213,7 +226,7 @@ export function runPipe(session: Session, ctx: PipeContext, transform: Transform
     if (fromClient) {
       for (const m of transform.clientReply?.(err) ?? []) session.send(m, !isUtf8(m));
       session.close(err.closeCode, truncateReason(err.message));
-      const farewell = transform.farewell?.();
+      const farewell = transform.farewell?.(REFUSED_INPUT);
       if (farewell) write(farewell);
     } else {
       session.close(BAD_GATEWAY, 'back end sent malformed data');
@@ -303,6 +316,15 @@ export function runPipe(session: Session, ctx: PipeContext, transform: Transform
     },
   };
   transform.attach?.(link);
+  // Gangway ends the session (an expired authorization): the protocol's notice to the client,
+  // the close, then the back end's session ended as after refused input.
+  session.setFarewell((code, reason, error) => {
+    for (const m of transform.endNotice?.(reason, error.code) ?? []) session.send(m, !isUtf8(m));
+    session.close(code, reason, error);
+    const farewell = transform.farewell?.(reason);
+    if (farewell) write(farewell);
+    endBackend();
+  });
 
   if (config.properties.proxyProtocol) write(proxyHeaderV2(session));
   const preamble = transform.preamble?.();

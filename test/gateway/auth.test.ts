@@ -61,7 +61,7 @@ services:
       authorization: { anyOf: [ops, admin], allOf: [staff] }
   - name: app
     type: echo
-    accept: ws://127.0.0.1:0/app
+    accept: [ws://127.0.0.1:0/app, wss://127.0.0.2:0/app]
     auth:
       realm: corp
       schemes: [basic]
@@ -333,13 +333,13 @@ describe('TLS listener with two certificates', () => {
   });
 });
 
-describe('origins', () => {
-  const withOrigin = (origin: string): ClientOptions => ({ headers: { Authorization: basicFor(world, 'alice') }, origin });
+describe.each(TRANSPORTS)('origins over %s', (transport) => {
+  const withOrigin = (origin: string): ClientOptions => opts(transport, { Authorization: basicFor(world, 'alice') }, { origin });
 
   it('refuses a foreign origin with 403 before looking at credentials, and counts it', async () => {
     const errors = await errorsDuring('app', async () => {
       for (const origin of ['https://evil.example', 'https://example.com', 'http://app.example.com', 'https://app.example.com:8443', 'null']) {
-        const r = await refusedUpgrade(gw.ws('/app'), undefined, withOrigin(origin));
+        const r = await refusedUpgrade(url(transport, '/app'), undefined, withOrigin(origin));
         expect([origin, r.status]).toEqual([origin, 403]);
         expect(oneLine(r.body)).toBe('origin not allowed for this service');
       }
@@ -349,21 +349,21 @@ describe('origins', () => {
 
   it('accepts the listed origin, subdomains of the wildcard at any depth, and clients sending no Origin', async () => {
     for (const origin of ['https://app.example.com', 'https://APP.example.com:443', 'https://eu.desk.example.com']) {
-      const ws = await openClient(res, gw.ws('/app'), undefined, withOrigin(origin));
+      const ws = await openClient(res, url(transport, '/app'), undefined, withOrigin(origin));
       await echo(ws);
     }
-    const ws = await openClient(res, gw.ws('/app'), undefined, { headers: { Authorization: basicFor(world, 'alice') } });
+    const ws = await openClient(res, url(transport, '/app'), undefined, opts(transport, { Authorization: basicFor(world, 'alice') }));
     await echo(ws);
   });
 
   it('without origins, accepts only the same origin (no cross-site WebSocket hijacking of a cookie session)', async () => {
-    const login = await request(gw.http('/desk/login'), { headers: { Authorization: basicFor(world, 'alice') } });
+    const login = await request(httpUrl(transport, '/desk/login'), { headers: { Authorization: basicFor(world, 'alice') }, tls: tlsOptions(world) });
     const cookie = world.secret((login.headers['set-cookie']?.[0] ?? '').split(';')[0] as string);
     world.secret(cookie.slice('gangway_session='.length));
-    const hijack = await refusedUpgrade(gw.ws('/desk'), undefined, { headers: { Cookie: cookie }, origin: 'https://evil.example' });
+    const hijack = await refusedUpgrade(url(transport, '/desk'), undefined, opts(transport, { Cookie: cookie }, { origin: 'https://evil.example' }));
     expect(hijack.status).toBe(403);
-    const own = new URL(gw.http('/')).origin;
-    const ws = await openClient(res, gw.ws('/desk'), undefined, { headers: { Cookie: cookie }, origin: own });
+    const own = new URL(httpUrl(transport, '/')).origin;
+    const ws = await openClient(res, url(transport, '/desk'), undefined, opts(transport, { Cookie: cookie }, { origin: own }));
     await echo(ws);
   });
 });

@@ -60,10 +60,10 @@ export interface Peaks {
   heldFrames: number;
 }
 
-/** A failure that ends the connection with an ERROR frame. */
+/** A failure that ends the connection with an ERROR frame: a `stomp.jms` error, or Gangway's own (an expired authorization). */
 class StompJmsError extends Error {
   constructor(
-    readonly spec: StompJmsErrorSpec,
+    readonly spec: { readonly code: string; readonly close: number },
     message: string,
     readonly detail?: string,
   ) {
@@ -180,6 +180,8 @@ export class StompJmsConnection {
     ctx.connections.add(this);
     session.ws.on('message', (data: RawData) => this.onMessage(asBuffer(data)));
     session.onClose(() => this.cleanup());
+    // Gangway ends the session (an expired authorization): an ERROR frame, as for any failure.
+    session.setFarewell((code, reason, error) => this.fail(new StompJmsError({ code: error.code, close: code }, reason)));
   }
 
   private isClosed(): boolean {

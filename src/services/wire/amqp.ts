@@ -22,6 +22,46 @@ type AmqpProxyProperties = z.infer<typeof properties>;
 
 const HEADER_BYTES = 8;
 
+/**
+ * What the client gets when Gangway ends the session itself (its authorization expired, it reached
+ * its lifetime). AMQP 0-9-1: Connection.Close with 320 `connection-forced`, the hard error for "an
+ * operator intervened" (403 `access-refused` is a channel-level soft error in the 0-9-1 classes).
+ * AMQP 1.0: close with `amqp:unauthorized-access` (part 2 §2.8.15), which names the cause.
+ */
+export const END_REPLY_CODE = 320;
+export const END_CONDITION = 'amqp:unauthorized-access';
+
+/** Where a connection stands, for a close of Gangway's own that must fit the stream at that point. */
+interface Progress {
+  /** 0-9-1: the client got Connection.Start (the connection exists at protocol level). */
+  started: boolean;
+  /** 1.0: the client sent the AMQP (not SASL) header. */
+  amqpLayer: boolean;
+  /** 1.0: the client opened SASL and has not yet got the outcome. */
+  inSasl: boolean;
+  /** 1.0: the client got the server's AMQP header, and its open. */
+  header: boolean;
+  open: boolean;
+  /** Either side sent a connection close. */
+  closing: boolean;
+}
+
+function observe(progress: Progress, direction: 'toServer' | 'toClient', frames: readonly WireFrame[]): void {
+  for (const frame of frames) {
+    const f = frame as Amqp091Frame | Amqp10Frame;
+    if (f.kind === 'connection.close' || f.kind === 'close') progress.closing = true;
+    else if (f.kind === 'protocol-header' && 'protocolId' in f) {
+      if (direction === 'toClient') progress.header ||= f.protocolId === 0;
+      else if (f.protocolId === 3) progress.inSasl = true;
+      else progress.amqpLayer = true;
+    } else if (direction === 'toClient') {
+      if (f.kind === 'connection.start') progress.started = true;
+      else if (f.kind === 'sasl-outcome') progress.inSasl = false;
+      else if (f.kind === 'open') progress.open = true;
+    }
+  }
+}
+
 /** AMQP 1.0 protocol ids: 0 AMQP, 2 TLS, 3 SASL, each version 1.0.0. */
 function isAmqp10(header: Buffer): boolean {
   return header[5] === 1 && header[6] === 0 && header[7] === 0 && header[4] !== 1;
@@ -227,6 +267,7 @@ export const amqpProxy: WireProtocol<AmqpProxyProperties> = {
     let pair: CodecPair | null = null;
     let module: ProtocolModule | null = null;
     let head: Buffer | null = null;
+    const progress: Progress = { started: false, amqpLayer: false, inSasl: false, header: false, open: false, closing: false };
     const choose = (header: Buffer): CodecPair => {
       module = (isAmqp10(header) ? amqp10 : amqp091) as ProtocolModule;
       const limits = module === (amqp10 as ProtocolModule) ? props.amqp10Limits : props.amqp091Limits;
@@ -252,6 +293,7 @@ export const amqpProxy: WireProtocol<AmqpProxyProperties> = {
         }
         const frames = pair.toServer.push(input);
         count('toServer', frames);
+        observe(progress, 'toServer', frames);
         if (injection === null) return rawOf(frames);
         return rawOf(frames.map((f) => ({ raw: injection.fromClient(f) })));
       },
@@ -259,6 +301,7 @@ export const amqpProxy: WireProtocol<AmqpProxyProperties> = {
         pair ??= choose(Buffer.alloc(HEADER_BYTES));
         const frames = pair.toClient.push(chunk);
         count('toClient', frames);
+        observe(progress, 'toClient', frames);
         if (injection !== null) for (const f of frames) injection.fromServer(f);
         const out = rawOf(frames);
         if (out) send(out, true);
@@ -267,6 +310,20 @@ export const amqpProxy: WireProtocol<AmqpProxyProperties> = {
         if (err instanceof InjectionError) return [injectionReply(err, module, injection?.inSasl ?? false)];
         const reply = (module ?? (amqp091 as ProtocolModule)).reply(err);
         return reply ? [reply] : [];
+      },
+      endNotice(reason) {
+        if (module === null || progress.closing) return [];
+        if (module === (amqp10 as ProtocolModule)) {
+          // Part 2 §2.4.1: close follows the header and open sent to the client (sent now when
+          // they are not yet); during SASL, or before the AMQP header, no frame can say it.
+          if (!progress.amqpLayer || progress.inSasl) return [];
+          const parts = progress.header ? [] : [AMQP_HEADER];
+          if (!progress.open) parts.push(openFrame());
+          parts.push(closeFrame(END_CONDITION, reason));
+          return [Buffer.concat(parts)];
+        }
+        // §1.4.2.9: Connection.Close may end the connection once it exists (after Connection.Start).
+        return progress.started ? [connectionClose(END_REPLY_CODE, `CONNECTION_FORCED - ${reason}`)] : [];
       },
       backendReply(err) {
         return (module ?? (amqp091 as ProtocolModule)).reply(err);

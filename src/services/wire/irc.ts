@@ -117,8 +117,13 @@ export const ircProxy: WireProtocol<IrcProxyProperties> = {
         const reply = replyFor(err);
         return reply ? [withoutLineEnd(reply)] : [];
       },
-      farewell() {
-        return Buffer.from('QUIT :Gangway refused the client input\r\n');
+      endNotice(reason) {
+        // ERROR is what a server sends a client, at any point, just before it closes the
+        // connection (Modern IRC Client Protocol, "ERROR message").
+        return [Buffer.from(`ERROR :${reason}`, 'utf8')];
+      },
+      farewell(reason) {
+        return Buffer.from(`QUIT :${reason}\r\n`, 'utf8');
       },
     };
     if (props.starttls || injector !== null) {

@@ -50,6 +50,21 @@ export function withCredential(frame: StompFrame, credential: Credential): Buffe
 }
 
 /**
+ * An ERROR frame from Gangway itself, as the validator's replies are made: `message` and `code`
+ * headers, the code and reason as the plain-text body.
+ */
+export function errorFrame(message: string, code: string): Buffer {
+  const body = Buffer.from(`${code}: ${message}\n`, 'utf8');
+  const headers: StompHeader[] = [
+    ['message', message],
+    ['code', code],
+    ['content-type', 'text/plain;charset=utf-8'],
+    ['content-length', String(body.length)],
+  ];
+  return encodeFrame({ command: 'ERROR', headers, body }, null);
+}
+
+/**
  * `stomp.proxy`: STOMP 1.0–1.2 end to end. Client messages may carry several frames or part of
  * one; each complete, valid frame goes to the broker. Broker frames reach the client one per
  * message with the EOLs that follow them (lone heart-beats alone), or with `coalesceFrames` the
@@ -109,6 +124,11 @@ export const stompProxy: WireProtocol<StompProxyProperties> = {
       clientReply(err) {
         const reply = replyFor(err);
         return reply ? [reply] : [];
+      },
+      endNotice(reason, code) {
+        // STOMP 1.2 "ERROR": the server may send it at any time, then closes. The client gets
+        // whole frames only, so this one starts on a frame boundary.
+        return [errorFrame(reason, code)];
       },
     };
     if (injector !== null) transform.start = () => injector.load();

@@ -66,6 +66,13 @@ type XmppProxyProperties = z.infer<typeof properties>;
  */
 export const BACKEND_STREAM_CONDITION = 'remote-connection-failed';
 
+/**
+ * Stream error condition the client gets when Gangway ends the session itself (its authorization
+ * expired, it reached its lifetime): RFC 6120 §4.9.3.15, a local service policy was violated, with
+ * the reason as `<text/>`. (`<not-authorized/>`, §4.9.3.12, is about stream negotiation.)
+ */
+export const END_STREAM_CONDITION = 'policy-violation';
+
 const LT = 0x3c;
 const GT = 0x3e;
 const SLASH = 0x2f;
@@ -402,6 +409,11 @@ export function createXmppTransform(limits: Partial<XmppLimits>, counter: FrameC
   const held: Buffer[] = [];
   /** Whether the client has been sent an `<open/>` (a stream error before it needs none). */
   let clientOpened = false;
+  /**
+   * The client's stream as the client sees it: none (before its `<open/>`, and after SASL
+   * `<success/>` until it restarts), awaiting the server's `<open/>`, open, or closed.
+   */
+  let clientStream: 'none' | 'awaiting' | 'open' | 'closed' = 'none';
 
   const refuse = (err: WireError): void => {
     tls = 'off';
@@ -449,10 +461,13 @@ export function createXmppTransform(limits: Partial<XmppLimits>, counter: FrameC
       case 'open':
         scope = scopeOf(frame);
         clientOpened = true;
+        clientStream = 'open';
         return openElement(frame);
       case 'close':
+        clientStream = 'closed';
         return CLOSE_TO_CLIENT;
       default: {
+        if (frame.namespace === NS_SASL && frame.localName === 'success') clientStream = 'none';
         if (frame.namespace !== NS_STREAMS) {
           if (login === null || frame.namespace !== NS_SASL) return qualifyElement(frame, scope);
           let verdict: SaslVerdict;
@@ -497,10 +512,12 @@ export function createXmppTransform(limits: Partial<XmppLimits>, counter: FrameC
         case 'open':
           if (serverSide === 'none') clientOpen = frame;
           serverSide = 'open';
+          clientStream = 'awaiting';
           // The first header goes at once: it starts the STARTTLS negotiation too.
           return streamHeader(frame);
         case 'close':
           serverSide = 'closed';
+          clientStream = 'closed';
           out = CLOSE_TO_SERVER;
           break;
         default:
@@ -544,6 +561,13 @@ export function createXmppTransform(limits: Partial<XmppLimits>, counter: FrameC
       // server's <open/> for STARTTLS, open the client's stream first.
       if (options.starttls === true && !clientOpened && clientOpen !== null) messages.unshift(Buffer.from(`<open xmlns="${NS_FRAMING}" version="1.0"/>`, 'utf8'));
       return messages;
+    },
+    endNotice(reason) {
+      // A stream error needs an open stream (RFC 6120 §4.9.1.1): one the client asked for is
+      // opened first; before the client's <open/> (or restart) there is no stream to speak in.
+      if (clientStream === 'open') return streamErrorMessages(END_STREAM_CONDITION, reason, 'websocket');
+      if (clientStream !== 'awaiting') return [];
+      return [Buffer.from(`<open xmlns="${NS_FRAMING}" version="1.0"/>`, 'utf8'), ...streamErrorMessages(END_STREAM_CONDITION, reason, 'websocket')];
     },
     farewell() {
       if (serverSide !== 'open') return null;
