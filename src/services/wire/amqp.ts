@@ -236,6 +236,8 @@ export const amqpProxy: WireProtocol<AmqpProxyProperties> = {
       for (const f of frames) metrics.frame(direction, f.kind);
     };
     const transform: Transform = {
+      // AMQP over WebSocket is binary, even for a reply that happens to be UTF-8 (a protocol header).
+      binaryReplies: true,
       attach(l) {
         link = l;
       },

@@ -76,6 +76,7 @@ export const ircProxy: WireProtocol<IrcProxyProperties> = {
     };
     const upgrading = (): boolean => props.starttls && link !== null && !link.secure;
     const transform: Transform = {
+      binaryReplies: binary,
       attach(l) {
         link = l;
       },

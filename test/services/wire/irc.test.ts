@@ -1,4 +1,10 @@
-import { Resources, openClient, service, startGateway, tcpServer, waitFor } from '../../support/gateway';
+/**
+ * irc.proxy in front of a local TCP server playing the IRC server: WEBIRC, the IRCv3 WebSocket
+ * subprotocols both ways.
+ */
+import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
+import { Resources, closed, openClient, service, startGateway, tcpServer, toBuffer, waitFor, type StartedGateway } from '../../support/gateway';
 
 const res = new Resources();
 afterEach(() => res.closeAll());
@@ -37,3 +43,56 @@ describe('irc.proxy WEBIRC preamble', () => {
     expect(await webircLine({ 'X-Forwarded-For': '198.51.100.7' }, undefined)).toBe('NICK alice\r\n');
   });
 });
+
+/** A client of irc.proxy speaking `subprotocol`, the server-side socket and what each side received. */
+async function session(subprotocol: string): Promise<{
+  ws: WebSocket;
+  server: Socket;
+  atServer: () => string;
+  messages: { data: Buffer; isBinary: boolean }[];
+  gw: StartedGateway;
+}> {
+  const chunks: Buffer[] = [];
+  const backend = await tcpServer(res, (socket) => socket.on('data', (c: Buffer) => chunks.push(c)));
+  const gw = await startGateway(res, { services: [service('irc', 'irc.proxy', '/irc', { connect: `tcp://127.0.0.1:${backend.port}` })] });
+  const ws = await openClient(res, gw.ws('/irc'), subprotocol);
+  expect(ws.protocol).toBe(subprotocol);
+  const messages: { data: Buffer; isBinary: boolean }[] = [];
+  ws.on('message', (data, isBinary) => messages.push({ data: toBuffer(data), isBinary }));
+  return { ws, server: await backend.nextSocket(), atServer: () => Buffer.concat(chunks).toString('latin1'), messages, gw };
+}
+
+describe('irc.proxy binary.ircv3.net', () => {
+  it('takes one IRC line per binary message and sends one per binary message, without line ends, both ways', async () => {
+    const { ws, server, atServer, messages, gw } = await session('binary.ircv3.net');
+    ws.send(Buffer.from('NICK alice'), { binary: true });
+    ws.send(Buffer.from('@+draft/reply=1 PRIVMSG #c :h\u00e9llo'), { binary: true });
+    await waitFor(() => atServer().endsWith('PRIVMSG #c :h\u00c3\u00a9llo\r\n'), 5000, 'both lines at the server');
+    expect(atServer()).toBe('NICK alice\r\n@+draft/reply=1 PRIVMSG #c :h\u00c3\u00a9llo\r\n');
+
+    // Two lines in one read and one split across reads, CRLF and a bare LF.
+    server.write(':srv 001 alice :Welcome\r\n@time=2024-01-01T00:00:00Z :bob!b@h PRIVMSG alice :h\u00e9');
+    await waitFor(() => messages.length === 1, 5000, 'the first line');
+    server.write(Buffer.from('llo\nPING :srv\r\n', 'latin1'));
+    await waitFor(() => messages.length === 3, 5000, 'three lines');
+    expect(messages.map((m) => [m.isBinary, m.data.toString('latin1')])).toEqual([
+      [true, ':srv 001 alice :Welcome'],
+      [true, '@time=2024-01-01T00:00:00Z :bob!b@h PRIVMSG alice :h\u00c3\u00a9llo'],
+      [true, 'PING :srv'],
+    ]);
+    const frames = gw.gateway.metrics.service('irc').frames;
+    expect([frames.get('toServer PRIVMSG'), frames.get('toClient PRIVMSG'), frames.get('toClient 001')]).toEqual([1, 1, 1]);
+  });
+
+  it('refuses a binary message holding two lines with an ERROR line as a binary message, and forwards neither', async () => {
+    const { ws, atServer, messages } = await session('binary.ircv3.net');
+    ws.send(Buffer.from('NICK alice'), { binary: true });
+    await waitFor(() => atServer() === 'NICK alice\r\n', 5000, 'NICK at the server');
+    ws.send(Buffer.from('PRIVMSG #c :one\r\nPRIVMSG #c :two'), { binary: true });
+    expect((await closed(ws)).code).toBe(1008);
+    expect(messages.map((m) => [m.isBinary, m.data.toString()])).toEqual([[true, 'ERROR :NUL, bare CR, or a line break where none may be (GW_ERR_IRC_FORBIDDEN_CHAR)']]);
+    await waitFor(() => atServer().includes('QUIT'), 5000, 'the QUIT');
+    expect(atServer()).toBe('NICK alice\r\nQUIT :Gangway refused the client input\r\n');
+  });
+});
+
