@@ -8,7 +8,7 @@ import { INJECT_ERRORS, InjectionError, type Injector } from '../inject/injector
 import type { Credential } from '../inject/types';
 import type { BackendLink, Transform } from '../pipe';
 import { rawOf } from './stomp';
-import { injectorFor, limitsSchema, wirePropertiesShape, type WireProtocol } from './factory';
+import { BackendValidator, injectorFor, limitsSchema, wirePropertiesShape, type WireProtocol } from './factory';
 
 const properties = z.strictObject({
   ...wirePropertiesShape,
@@ -21,6 +21,14 @@ const properties = z.strictObject({
 type AmqpProxyProperties = z.infer<typeof properties>;
 
 const HEADER_BYTES = 8;
+
+/**
+ * The broker's last handshake frame: AMQP 0-9-1 Connection.Open-Ok (§2.2.4, the connection is
+ * tuned and open), AMQP 1.0 the broker's open (part 2 §2.4.1, after SASL).
+ */
+function handshakeEnd(frame: WireFrame): boolean {
+  return frame.kind === 'connection.open-ok' || frame.kind === 'open';
+}
 
 /** AMQP 1.0 protocol ids: 0 AMQP, 2 TLS, 3 SASL, each version 1.0.0. */
 function isAmqp10(header: Buffer): boolean {
@@ -211,7 +219,8 @@ class AmqpInjection {
 /**
  * `amqp.proxy`: AMQP 0-9-1 and AMQP 1.0 over binary WebSocket messages (stream semantics, any
  * split), told apart by the client's protocol header. Complete, valid frames only are forwarded
- * in both directions. With `inject`, the login goes to the broker with Gangway's credential:
+ * in both directions; with `validateServer: false`, the broker's bytes after its handshake pass on
+ * as read. With `inject`, the login goes to the broker with Gangway's credential:
  * 0-9-1 Connection.Start-Ok is re-encoded with PLAIN (or AMQPLAIN, when the client chose it and
  * the broker offers it); an AMQP 1.0 client must open SASL (any mechanism, ANONYMOUS included)
  * and its sasl-init is replaced by PLAIN.
@@ -225,6 +234,7 @@ export const amqpProxy: WireProtocol<AmqpProxyProperties> = {
     let link: BackendLink | null = null;
     const injection = injector === null ? null : new AmqpInjection(injector, () => link);
     let pair: CodecPair | null = null;
+    let server: BackendValidator<WireFrame> | null = null;
     let module: ProtocolModule | null = null;
     let head: Buffer | null = null;
     const choose = (header: Buffer): CodecPair => {
@@ -259,7 +269,13 @@ export const amqpProxy: WireProtocol<AmqpProxyProperties> = {
       },
       fromBackend(chunk, send) {
         pair ??= choose(Buffer.alloc(HEADER_BYTES));
-        const frames = pair.toClient.push(chunk);
+        server ??= new BackendValidator(pair.toClient, props.validateServer, handshakeEnd);
+        // After the handshake without validateServer: AMQP over WebSocket is a byte stream.
+        if (!server.validating) {
+          send(chunk, true);
+          return;
+        }
+        const frames = server.push(chunk);
         count('toClient', frames);
         if (injection !== null) for (const f of frames) injection.fromServer(f);
         const out = rawOf(frames);

@@ -208,6 +208,32 @@ describe.each(BROKERS)('stomp.proxy to $name', (broker) => {
     expect((await laterSub.next()).body).toBe(fresh);
   });
 
+  it('with validateServer: false, carries a stompjs session the same way; only the handshake is validated', async () => {
+    const gw = await gateway(broker.port(facts), { validateServer: false });
+    const { client, connected } = await stompjs(gw);
+    expect(connected.headers.version).toBe('1.2');
+    const queue = `/queue/${unique('gangway.unchecked')}`;
+    const subscribed = unique('subscribed');
+    const sub = subscribe(client, queue, { id: 'u', ack: 'client-individual', receipt: subscribed });
+    await receipt(client, subscribed);
+    const bodies = [unique('first'), `${unique('second')}\nwith a line break`];
+    for (const body of bodies) await send(client, queue, body);
+    const got = [await sub.next(), await sub.next()];
+    expect(got.map((m) => m.body)).toEqual(bodies);
+    const acked = unique('acked');
+    const ackReceipt = receipt(client, acked);
+    (got[0] as IMessage).ack({ receipt: acked });
+    await ackReceipt;
+    await within(client.deactivate(), 5000, 'STOMP DISCONNECT');
+
+    const metrics = gw.gateway.metrics.service(SERVICE);
+    expect(metrics.frames.get('toServer SEND')).toBe(2);
+    expect(metrics.frames.get('toClient CONNECTED')).toBe(1);
+    expect(metrics.frames.get('toClient MESSAGE')).toBeUndefined();
+    expect(metrics.frames.get('toClient RECEIPT')).toBeUndefined();
+    expect(metrics.errors.size).toBe(0);
+  });
+
   it('passes heart-beats both ways and stays connected past several intervals', async () => {
     const gw = await gateway(broker.port(facts));
     // The client beats every second; the broker is asked for one every 2 s: ActiveMQ's beats

@@ -1,6 +1,6 @@
 /**
  * irc.proxy in front of a local TCP server playing the IRC server: WEBIRC, the IRCv3 WebSocket
- * subprotocols both ways.
+ * subprotocols both ways, and the server's lines validated or, with validateServer: false, cut only.
  */
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
@@ -45,7 +45,7 @@ describe('irc.proxy WEBIRC preamble', () => {
 });
 
 /** A client of irc.proxy speaking `subprotocol`, the server-side socket and what each side received. */
-async function session(subprotocol: string): Promise<{
+async function session(subprotocol: string, properties: Record<string, unknown> = {}): Promise<{
   ws: WebSocket;
   server: Socket;
   atServer: () => string;
@@ -54,7 +54,7 @@ async function session(subprotocol: string): Promise<{
 }> {
   const chunks: Buffer[] = [];
   const backend = await tcpServer(res, (socket) => socket.on('data', (c: Buffer) => chunks.push(c)));
-  const gw = await startGateway(res, { services: [service('irc', 'irc.proxy', '/irc', { connect: `tcp://127.0.0.1:${backend.port}` })] });
+  const gw = await startGateway(res, { services: [service('irc', 'irc.proxy', '/irc', { connect: `tcp://127.0.0.1:${backend.port}`, properties })] });
   const ws = await openClient(res, gw.ws('/irc'), subprotocol);
   expect(ws.protocol).toBe(subprotocol);
   const messages: { data: Buffer; isBinary: boolean }[] = [];
@@ -96,3 +96,44 @@ describe('irc.proxy binary.ircv3.net', () => {
   });
 });
 
+describe('irc.proxy validateServer', () => {
+  // A command of letters and digits, and bytes that are not UTF-8: the IRC validator refuses both from a server.
+  const LINES = Buffer.from(':srv 001 alice :Welcome\r\n:srv N0TICE alice :hi\r\n:bob!b@h PRIVMSG alice :caf\xe9\r\n', 'latin1');
+
+  it('by default refuses a malformed server line with 1014; the lines before it were sent on', async () => {
+    const { ws, server, messages, gw } = await session('text.ircv3.net');
+    const [welcome, rest] = [LINES.subarray(0, LINES.indexOf('\n') + 1), LINES.subarray(LINES.indexOf('\n') + 1)];
+    server.write(welcome);
+    await waitFor(() => messages.length === 1, 5000, 'the first line');
+    server.write(rest);
+    expect((await closed(ws)).code).toBe(1014);
+    expect(messages.map((m) => m.data.toString())).toEqual([':srv 001 alice :Welcome']);
+    expect([...gw.gateway.metrics.service('irc').errors]).toEqual([['GW_ERR_IRC_BAD_COMMAND', 1]]);
+  });
+
+  it('with validateServer: false, sends every line as it came, text with U+FFFD for bytes that are not UTF-8, binary as they are', async () => {
+    const text = await session('text.ircv3.net', { validateServer: false });
+    text.server.write(LINES);
+    await waitFor(() => text.messages.length === 3, 5000, 'three lines');
+    expect(text.messages.map((m) => [m.isBinary, m.data.toString()])).toEqual([
+      [false, ':srv 001 alice :Welcome'],
+      [false, ':srv N0TICE alice :hi'],
+      [false, ':bob!b@h PRIVMSG alice :caf\ufffd'],
+    ]);
+    expect(text.gw.gateway.metrics.service('irc').frames.size).toBe(0);
+
+    const binary = await session('binary.ircv3.net', { validateServer: false });
+    binary.server.write(LINES);
+    await waitFor(() => binary.messages.length === 3, 5000, 'three lines');
+    expect(binary.messages.map((m) => m.isBinary)).toEqual([true, true, true]);
+    expect(binary.messages[2]?.data).toEqual(Buffer.from(':bob!b@h PRIVMSG alice :caf\xe9', 'latin1'));
+  });
+
+  it('with validateServer: false, still refuses a server line above the longest line', async () => {
+    const { ws, server, messages, gw } = await session('text.ircv3.net', { validateServer: false, limits: { maxMessageBytes: 64, maxTagBytes: 16 } });
+    server.write(`:srv NOTICE alice :${'x'.repeat(80)}\r\n`);
+    expect((await closed(ws)).code).toBe(1014);
+    expect(messages).toEqual([]);
+    expect([...gw.gateway.metrics.service('irc').errors]).toEqual([['GW_ERR_IRC_LINE_TOO_LONG', 1]]);
+  });
+});
