@@ -50,6 +50,11 @@ export interface Transform {
   fromBackend(chunk: Buffer, send: (data: Buffer, binary: boolean) => void): void;
   /** Messages telling the client why its input was refused (the protocol's own error), sent before the close. */
   clientReply?(err: WireError): readonly Buffer[];
+  /**
+   * Whether the session's messages are binary (a binary subprotocol): replies then go as binary
+   * messages. Absent or false: a reply is text when it is UTF-8.
+   */
+  readonly binaryReplies?: boolean;
   /** Bytes telling the back end why its stream was refused, sent before Gangway ends the connection. */
   backendReply?(err: WireError): Buffer | null;
   /**
@@ -224,7 +229,7 @@ export function runPipe(session: Session, ctx: PipeContext, transform: Transform
     // Counts the error against the service once (Session.fail records it in the same metrics).
     session.fail(err.code);
     if (fromClient) {
-      for (const m of transform.clientReply?.(err) ?? []) session.send(m, !isUtf8(m));
+      for (const m of transform.clientReply?.(err) ?? []) session.send(m, transform.binaryReplies === true || !isUtf8(m));
       session.close(err.closeCode, truncateReason(err.message));
       const farewell = transform.farewell?.(REFUSED_INPUT);
       if (farewell) write(farewell);

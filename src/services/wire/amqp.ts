@@ -8,7 +8,7 @@ import { INJECT_ERRORS, InjectionError, type Injector } from '../inject/injector
 import type { Credential } from '../inject/types';
 import type { BackendLink, Transform } from '../pipe';
 import { rawOf } from './stomp';
-import { injectorFor, limitsSchema, wirePropertiesShape, type WireProtocol } from './factory';
+import { BackendValidator, injectorFor, limitsSchema, wirePropertiesShape, type WireProtocol } from './factory';
 
 const properties = z.strictObject({
   ...wirePropertiesShape,
@@ -60,6 +60,14 @@ function observe(progress: Progress, direction: 'toServer' | 'toClient', frames:
       else if (f.kind === 'open') progress.open = true;
     }
   }
+}
+
+/**
+ * The broker's last handshake frame: AMQP 0-9-1 Connection.Open-Ok (§2.2.4, the connection is
+ * tuned and open), AMQP 1.0 the broker's open (part 2 §2.4.1, after SASL).
+ */
+function handshakeEnd(frame: WireFrame): boolean {
+  return frame.kind === 'connection.open-ok' || frame.kind === 'open';
 }
 
 /** AMQP 1.0 protocol ids: 0 AMQP, 2 TLS, 3 SASL, each version 1.0.0. */
@@ -251,7 +259,8 @@ class AmqpInjection {
 /**
  * `amqp.proxy`: AMQP 0-9-1 and AMQP 1.0 over binary WebSocket messages (stream semantics, any
  * split), told apart by the client's protocol header. Complete, valid frames only are forwarded
- * in both directions. With `inject`, the login goes to the broker with Gangway's credential:
+ * in both directions; with `validateServer: false`, the broker's bytes after its handshake pass on
+ * as read. With `inject`, the login goes to the broker with Gangway's credential:
  * 0-9-1 Connection.Start-Ok is re-encoded with PLAIN (or AMQPLAIN, when the client chose it and
  * the broker offers it); an AMQP 1.0 client must open SASL (any mechanism, ANONYMOUS included)
  * and its sasl-init is replaced by PLAIN.
@@ -265,6 +274,7 @@ export const amqpProxy: WireProtocol<AmqpProxyProperties> = {
     let link: BackendLink | null = null;
     const injection = injector === null ? null : new AmqpInjection(injector, () => link);
     let pair: CodecPair | null = null;
+    let server: BackendValidator<WireFrame> | null = null;
     let module: ProtocolModule | null = null;
     let head: Buffer | null = null;
     const progress: Progress = { started: false, amqpLayer: false, inSasl: false, header: false, open: false, closing: false };
@@ -277,6 +287,8 @@ export const amqpProxy: WireProtocol<AmqpProxyProperties> = {
       for (const f of frames) metrics.frame(direction, f.kind);
     };
     const transform: Transform = {
+      // AMQP over WebSocket is binary, even for a reply that happens to be UTF-8 (a protocol header).
+      binaryReplies: true,
       attach(l) {
         link = l;
       },
@@ -299,7 +311,13 @@ export const amqpProxy: WireProtocol<AmqpProxyProperties> = {
       },
       fromBackend(chunk, send) {
         pair ??= choose(Buffer.alloc(HEADER_BYTES));
-        const frames = pair.toClient.push(chunk);
+        server ??= new BackendValidator(pair.toClient, props.validateServer, handshakeEnd);
+        // After the handshake without validateServer: AMQP over WebSocket is a byte stream.
+        if (!server.validating) {
+          send(chunk, true);
+          return;
+        }
+        const frames = server.push(chunk);
         count('toClient', frames);
         observe(progress, 'toClient', frames);
         if (injection !== null) for (const f of frames) injection.fromServer(f);

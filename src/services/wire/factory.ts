@@ -5,7 +5,7 @@ import { pipePropertiesShape, probeBackend, runPipe, type PipeProperties, type T
 import type { Service, ServiceType } from '../types';
 import { credentialSourceFor, injectSchema, NO_CREDENTIALS, type CredentialSource, type InjectProperties } from '../inject/types';
 import { Injector } from '../inject/injector';
-import type { ProtocolName } from '../../../validators/types';
+import type { Codec, ProtocolName, WireFrame } from '../../../validators/types';
 
 /** Protocol limits as users override them: names and types of the validator's own defaults. */
 export function limitsSchema(defaults: Readonly<Record<string, unknown>>): z.ZodType<Record<string, number | boolean>> {
@@ -20,6 +20,7 @@ export function limitsSchema(defaults: Readonly<Record<string, unknown>>): z.Zod
 /** Properties every protocol proxy takes. */
 export interface WireProperties extends PipeProperties {
   readonly inject?: InjectProperties;
+  readonly validateServer: boolean;
 }
 
 /** What a protocol proxy type contributes: its properties and a transform per session. */
@@ -28,6 +29,12 @@ export interface WireProtocol<P extends WireProperties> {
   /** Subprotocols spoken when the service lists none, in order of preference. */
   readonly subprotocols: readonly string[];
   readonly properties: z.ZodType<P>;
+  /**
+   * Why the back end's stream must always be validated, for a type that cannot do without (it
+   * reads the whole stream to translate it): `validateServer: false` is then refused at load.
+   * Absent: the type honours `validateServer` (see {@link BackendValidator}).
+   */
+  readonly serverValidationRequired?: string;
   /**
    * The session's transform. `credentials` is where injected credentials come from: set when the
    * service has `inject`, `null` otherwise.
@@ -46,16 +53,62 @@ export function injectorFor(protocol: ProtocolName, session: Session, properties
 }
 
 /**
+ * The validator of the back end's stream, and when it stops. With `validateServer` (the default)
+ * it reads the whole stream. Without, it still reads the back end's part of the handshake, up to
+ * the frame `handshakeEnd` accepts, and stops at the end of the first read after it that leaves no
+ * partial frame held: the handshake fixes what the validators of both directions share (version,
+ * frame sizes, what an error reply to the client may assume) and carries the answers Gangway reads
+ * itself (credential injection). From then on {@link BackendValidator.validating} is false and the
+ * transform only cuts the stream into the client's messages (./framing.ts), or passes it on as read.
+ */
+export class BackendValidator<F extends WireFrame> {
+  private active = true;
+  private handshakeSeen = false;
+
+  constructor(
+    private readonly codec: Codec<F>,
+    private readonly validateServer: boolean,
+    private readonly handshakeEnd: (frame: F) => boolean,
+  ) {}
+
+  /** Whether the back end's next bytes go through {@link BackendValidator.push}. */
+  get validating(): boolean {
+    return this.active;
+  }
+
+  /** Validates a read of the back end's stream; returns its frames. Throws `WireError`. */
+  push(chunk: Buffer): F[] {
+    const frames = this.codec.push(chunk);
+    if (!this.validateServer) {
+      if (!this.handshakeSeen) this.handshakeSeen = frames.some(this.handshakeEnd);
+      if (this.handshakeSeen && this.codec.buffered === 0) this.active = false;
+    }
+    return frames;
+  }
+}
+
+/** The type's properties, refusing `validateServer: false` where the type needs the back end's stream validated. */
+function propertiesOf<P extends WireProperties>(protocol: WireProtocol<P>): z.ZodType<P> {
+  const required = protocol.serverValidationRequired;
+  if (required === undefined) return protocol.properties;
+  return protocol.properties.superRefine((props, ctx) => {
+    if (!props.validateServer) {
+      ctx.addIssue({ code: 'custom', path: ['validateServer'], input: false, message: `${protocol.type} always validates the back end's stream (${required}); remove validateServer or set it to true` });
+    }
+  });
+}
+
+/**
  * A protocol-aware proxy type: the `proxy` pipeline with the protocol's validator inline. Every
  * client frame is validated before it is forwarded; the back end's stream is validated before the
- * client sees it (it is also how Gangway cuts it into messages).
+ * client sees it, or with `validateServer: false` through its handshake only ({@link BackendValidator}).
  */
 export function wireProxyType<P extends WireProperties>(protocol: WireProtocol<P>): ServiceType<P> {
   return {
     type: protocol.type,
     accepts: ['ws'],
     connect: { required: true, schemes: ['tcp', 'tls'] },
-    properties: protocol.properties,
+    properties: propertiesOf(protocol),
     defaultSubprotocols: protocol.subprotocols,
     create(ctx): Service {
       const { config, metrics } = ctx;
@@ -79,4 +132,12 @@ export const wirePropertiesShape = {
   ...pipePropertiesShape,
   /** Credential injection toward the back end (src/services/inject/types.ts). */
   inject: injectSchema.optional(),
+  /**
+   * Validate the back end's stream before the client sees it. `false` (for a back end trusted not
+   * to send malformed data, to save the validator's cost): validated through the protocol's
+   * handshake only, then cut into the client's messages within the frame-size limit but not
+   * checked (README "Protocol-aware proxies"). The client's stream is always validated.
+   * @default true
+   */
+  validateServer: z.boolean().default(true),
 };

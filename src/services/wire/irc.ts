@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import net from 'node:net';
+import { isUtf8 } from 'node:buffer';
 import { DEFAULT_LIMITS, IrcCodecPair, replyFor, type IrcLimits } from '../../../validators/irc';
 import { INJECT_ERRORS, InjectionError } from '../inject/injector';
 import { IrcSaslLogin, ircInjectSchema } from '../inject/irc-sasl';
 import type { BackendLink, Transform } from '../pipe';
 import { injectorFor, limitsSchema, wirePropertiesShape, type WireProtocol } from './factory';
+import { IrcLineFramer } from './framing';
 
 const properties = z.strictObject({
   ...wirePropertiesShape,
@@ -71,6 +73,9 @@ export const ircProxy: WireProtocol<IrcProxyProperties> = {
     const pair = new IrcCodecPair(props.limits as Partial<IrcLimits>, { toServer: 'message', toClient: 'stream' });
     const binary = session.protocol === 'binary.ircv3.net';
     const injector = injectorFor('irc', session, props, credentials);
+    // IRC negotiates nothing the codecs share: without validateServer, lines are validated only
+    // while Gangway reads the server's answer to its own STARTTLS.
+    const lines = props.validateServer ? null : new IrcLineFramer(pair.toClient.maxLineBytes);
     let link: BackendLink | null = null;
     /** Set while Gangway waits for the server's answer to STARTTLS. */
     let starttlsAnswer: ((command: string) => void) | null = null;
@@ -83,6 +88,7 @@ export const ircProxy: WireProtocol<IrcProxyProperties> = {
     };
     const upgrading = (): boolean => props.starttls && link !== null && !link.secure;
     const transform: Transform = {
+      binaryReplies: binary,
       attach(l) {
         link = l;
       },
@@ -99,6 +105,11 @@ export const ircProxy: WireProtocol<IrcProxyProperties> = {
         return Buffer.concat([frame.raw, CRLF]);
       },
       fromBackend(chunk, send) {
+        if (lines !== null && !upgrading()) {
+          // IRCv3 WebSocket: text messages are UTF-8; invalid sequences become U+FFFD.
+          for (const line of lines.push(chunk)) send(binary || isUtf8(line) ? line : Buffer.from(line.toString('utf8')), binary);
+          return;
+        }
         for (const f of pair.toClient.push(chunk)) {
           metrics.frame('toClient', f.kind);
           if (starttlsAnswer !== null && STARTTLS_ANSWERS.has(f.command)) {

@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { isUtf8 } from 'node:buffer';
 import { DEFAULT_LIMITS, StompCodecPair, encodeFrame, replyFor, type StompFrame, type StompHeader, type StompLimits } from '../../../validators/stomp';
+import type { WireFrame } from '../../../validators/types';
 import type { Credential } from '../inject/types';
 import type { BackendLink, Transform } from '../pipe';
-import { injectorFor, limitsSchema, wirePropertiesShape, type WireProtocol } from './factory';
+import { BackendValidator, injectorFor, limitsSchema, wirePropertiesShape, type WireProtocol } from './factory';
+import { StompFramer } from './framing';
 
 const properties = z.strictObject({
   ...wirePropertiesShape,
@@ -68,8 +70,9 @@ export function errorFrame(message: string, code: string): Buffer {
  * `stomp.proxy`: STOMP 1.0–1.2 end to end. Client messages may carry several frames or part of
  * one; each complete, valid frame goes to the broker. Broker frames reach the client one per
  * message with the EOLs that follow them (lone heart-beats alone), or with `coalesceFrames` the
- * whole frames of each read as one message; text when UTF-8. With `inject`, the client's CONNECT/STOMP
- * goes to the broker with Gangway's `login`/`passcode` instead of the client's.
+ * whole frames of each read as one message; text when UTF-8. With `validateServer: false`, broker
+ * frames after CONNECTED are only cut ({@link StompFramer}), not validated. With `inject`, the
+ * client's CONNECT/STOMP goes to the broker with Gangway's `login`/`passcode` instead of the client's.
  */
 export const stompProxy: WireProtocol<StompProxyProperties> = {
   type: 'stomp.proxy',
@@ -77,11 +80,32 @@ export const stompProxy: WireProtocol<StompProxyProperties> = {
   properties,
   transform(session, props, metrics, credentials) {
     const pair = new StompCodecPair(props.limits as Partial<StompLimits>);
+    // CONNECTED ends the handshake: it fixes the version both codecs follow.
+    const server = new BackendValidator(pair.toClient, props.validateServer, (f) => f.command === 'CONNECTED');
+    const framer = props.validateServer ? null : new StompFramer(pair.toClient.limits.maxFrameSize);
     const injector = injectorFor('stomp', session, props, credentials);
     let link: BackendLink | null = null;
     let connected = false;
+    /** The broker's `message` when it refused an injected login: the session ends after its ERROR. */
+    let refusedLogin: string | null = null;
     const count = (direction: 'toServer' | 'toClient', frames: readonly StompFrame[]): void => {
       for (const f of frames) metrics.frame(direction, f.kind);
+    };
+    /** A read of the broker's stream through the validator; cut after an ERROR refusing an injected login. */
+    const validated = (chunk: Buffer): readonly StompFrame[] => {
+      const frames = server.push(chunk);
+      count('toClient', frames);
+      for (let i = 0; i < frames.length; i++) {
+        const f = frames[i] as StompFrame;
+        if (f.command === 'CONNECTED') connected = true;
+        // STOMP 1.2 "ERROR": the server must close after ERROR; some (RabbitMQ) keep the
+        // connection open after refusing a login, so Gangway ends a refused injected login.
+        else if (f.command === 'ERROR' && injector !== null && !connected) {
+          refusedLogin = f.header('message') ?? 'ERROR';
+          return frames.slice(0, i + 1);
+        }
+      }
+      return frames;
     };
     const transform: Transform = {
       attach(l) {
@@ -96,8 +120,7 @@ export const stompProxy: WireProtocol<StompProxyProperties> = {
         );
       },
       fromBackend(chunk, send) {
-        const frames = pair.toClient.push(chunk);
-        count('toClient', frames);
+        const frames: readonly WireFrame[] = framer === null || server.validating ? validated(chunk) : framer.push(chunk);
         // A message starts at `from`: each frame with the EOLs after it in this read (brokers end
         // frames with NUL and a newline), or with coalesceFrames every whole frame of the read.
         let from = 0;
@@ -107,19 +130,11 @@ export const stompProxy: WireProtocol<StompProxyProperties> = {
           send(message, !isUtf8(message));
           from = to;
         };
-        for (let i = 0; i < frames.length; i++) {
-          const f = frames[i] as StompFrame;
-          if (f.kind !== 'HEARTBEAT' && !props.coalesceFrames) flush(i);
-          if (f.command === 'CONNECTED') connected = true;
-          // STOMP 1.2 "ERROR": the server must close after ERROR; some (RabbitMQ) keep the
-          // connection open after refusing a login, so Gangway ends a refused injected login.
-          else if (f.command === 'ERROR' && injector !== null && !connected) {
-            flush(i + 1);
-            link?.close(1008, `the broker refused the login: ${f.header('message') ?? 'ERROR'}`);
-            return;
-          }
+        if (!props.coalesceFrames) {
+          for (let i = 0; i < frames.length; i++) if ((frames[i] as WireFrame).kind !== 'HEARTBEAT') flush(i);
         }
         flush(frames.length);
+        if (refusedLogin !== null) link?.close(1008, `the broker refused the login: ${refusedLogin}`);
       },
       clientReply(err) {
         const reply = replyFor(err);

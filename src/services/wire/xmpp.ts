@@ -598,6 +598,7 @@ export const xmppProxy: WireProtocol<XmppProxyProperties> = {
   type: 'xmpp.proxy',
   subprotocols: ['xmpp'],
   properties,
+  serverValidationRequired: "it translates the server's XML stream into RFC 7395 messages, one element each",
   transform(session, props, metrics, credentials) {
     return createXmppTransform(props.limits as Partial<XmppLimits>, metrics, {
       injector: injectorFor('xmpp', session, props, credentials),

@@ -12,6 +12,8 @@ import { credentials, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { Resources, service, startGateway, waitFor, type StartedGateway } from '../../support/gateway';
 import { requireBackend, type Backends } from '../../support/backends';
 import { unique, within } from '../backends/async';
+import { ERRORS as AMQP091_ERRORS, connectionClose } from '../../../validators/amqp091';
+import { closeFrame } from '../../../validators/amqp10';
 import { errorCount, rawClient, startTap, type RawClient } from './support';
 
 jest.setTimeout(30_000);
@@ -29,8 +31,8 @@ beforeAll(async () => {
   facts = await requireBackend('rabbitmq');
 });
 
-function gateway(port: number): Promise<StartedGateway> {
-  return startGateway(res, { services: [service(SERVICE, 'amqp.proxy', '/amqp', { connect: `tcp://${facts.host}:${port}` })] });
+function gateway(port: number, properties: Record<string, unknown> = {}): Promise<StartedGateway> {
+  return startGateway(res, { services: [service(SERVICE, 'amqp.proxy', '/amqp', { connect: `tcp://${facts.host}:${port}`, properties })] });
 }
 
 describe('amqp.proxy: AMQP 1.0 with rhea over WebSocket', () => {
@@ -120,8 +122,8 @@ function amqplibInternals(): { Connection: new (stream: Duplex) => AmqpConnectio
 }
 
 describe('amqp.proxy: AMQP 0-9-1 with amqplib over a binary WebSocket', () => {
-  it('opens a channel, declares a queue, publishes, consumes and acks', async () => {
-    const gw = await gateway(facts.rabbitmq.amqpPort);
+  it.each([true, false])('opens a channel, declares a queue, publishes, consumes and acks (validateServer: %s)', async (validateServer) => {
+    const gw = await gateway(facts.rabbitmq.amqpPort, { validateServer });
     const ws = new WebSocket(gw.ws('/amqp'), ['amqp091']);
     await within(new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
@@ -186,7 +188,9 @@ describe('amqp.proxy: AMQP 0-9-1 with amqplib over a binary WebSocket', () => {
     const frames = gw.gateway.metrics.service(SERVICE).frames;
     expect(frames.get('toServer basic.publish')).toBe(1);
     expect(frames.get('toServer basic.ack')).toBe(1);
-    expect(frames.get('toClient basic.deliver')).toBe(1);
+    // Without validateServer, the broker's frames after Connection.Open-Ok pass unparsed and uncounted.
+    expect(frames.get('toClient connection.open-ok')).toBe(1);
+    expect(frames.get('toClient basic.deliver')).toBe(validateServer ? 1 : undefined);
     expect(frames.get('toServer queue.declare')).toBe(2);
     await model.close();
     await waitFor(() => [...gw.gateway.sessions()].length === 0, 5000, 'the session to end');
@@ -333,22 +337,21 @@ describe('amqp.proxy: malformed AMQP 0-9-1', () => {
       client.ws.send(AMQP091_HEADER);
       await client.until(() => frames091(client.received()).some((f) => f.type === 1 && f.payload.readUInt32BE(0) === 0x000a000a), 'Connection.Start');
     }
+    const before = client.received().length;
     const mark = unique('MARK');
     client.ws.send(bytes(mark));
 
     const { code: closeCode } = await within(client.closed, 5000, 'the close');
     expect(closeCode).toBe(close);
-    const got = frames091(client.received());
-    if (reply === 'header') {
-      expect(got.map((f) => f.payload)).toEqual([AMQP091_HEADER]);
-    } else {
-      const closeFrame = got.find((f) => f.type === 1 && f.channel === 0 && f.payload.readUInt32BE(0) === 0x000a0032);
-      expect(closeFrame).toBeDefined();
-      const payload = (closeFrame as { payload: Buffer }).payload;
-      expect(payload.readUInt16BE(4)).toBe(reply);
-      const text = payload.subarray(7, 7 + (payload[6] as number)).toString();
-      expect(text).toMatch(/^[A-Z_]+ - \S/);
-    }
+    const refusals = gw.log.records().filter((r) => r.msg === 'input refused');
+    expect(refusals).toEqual([expect.objectContaining({ level: 'info', service: SERVICE, code, direction: 'toServer', reason: expect.any(String) })]);
+    // The documented reply (validators/amqp091/README.md), alone after what the broker sent: the
+    // protocol header, or Connection.Close with the reply code and `CONDITION - <detail>`.
+    const condition = Object.values(AMQP091_ERRORS).find((e) => e.code === code)?.condition ?? '';
+    expect(client.received().subarray(before)).toEqual(
+      reply === 'header' ? AMQP091_HEADER : connectionClose(reply, `${condition.toUpperCase().replace(/-/g, '_')} - ${String(refusals[0]?.reason)}`),
+    );
+    expect(client.messages.every((m) => m.isBinary)).toBe(true);
 
     const conn = await tap.first();
     await within(conn.gangwayClosed, 5000, 'Gangway to close the broker connection');
@@ -438,15 +441,12 @@ describe('amqp.proxy: malformed AMQP 1.0', () => {
 
     const { code: closeCode } = await within(client.closed, 5000, 'the close');
     expect(closeCode).toBe(close);
-    const reply = client.received().subarray(before);
-    if (condition === 'header') {
-      expect(reply).toEqual(AMQP10_HEADER);
-    } else {
-      const units = units10(reply);
-      const closeFrame = units.find((u) => u.descriptor === 0x18);
-      expect(closeFrame).toBeDefined();
-      expect((closeFrame as { raw: Buffer }).raw.includes(Buffer.from(condition))).toBe(true);
-    }
+    const refusals = gw.log.records().filter((r) => r.msg === 'input refused');
+    expect(refusals).toEqual([expect.objectContaining({ level: 'info', service: SERVICE, code, direction: 'toServer', reason: expect.any(String) })]);
+    // The documented reply (validators/amqp10/README.md), alone after what the broker sent: the
+    // AMQP 1.0 header, or (the broker having opened) a close with the condition and the detail.
+    expect(client.received().subarray(before)).toEqual(condition === 'header' ? AMQP10_HEADER : closeFrame(condition, String(refusals[0]?.reason)));
+    expect(client.messages.every((m) => m.isBinary)).toBe(true);
 
     const conn = await tap.first();
     await within(conn.gangwayClosed, 5000, 'Gangway to close the broker connection');

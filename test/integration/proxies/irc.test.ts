@@ -8,6 +8,7 @@ import { Client, type ClientOptions, type JoinEvent, type MessageEvent } from 'i
 import { Resources, service, startGateway, type StartedGateway } from '../../support/gateway';
 import { requireBackend, type Backends } from '../../support/backends';
 import { unique, within } from '../backends/async';
+import { ERRORS } from '../../../validators/irc';
 import { envValue, errorCount, rawClient, startTap } from './support';
 
 jest.setTimeout(30_000);
@@ -221,9 +222,11 @@ describe('irc.proxy: malformed input', () => {
 
     const { code: closeCode } = await within(client.closed, 5000, 'the close');
     expect(closeCode).toBe(close);
+    // The documented reply (validators/irc/README.md): `ERROR :<catalogue summary> (<code>)`, one text message.
     const last = client.messages[client.messages.length - 1];
     expect(last?.isBinary).toBe(false);
-    expect(last?.data.toString()).toMatch(new RegExp(`^ERROR :\\S.* \\(${code}\\)$`));
+    expect(last?.data.toString()).toBe(`ERROR :${Object.values(ERRORS).find((e) => e.code === code)?.summary ?? ''} (${code})`);
+    expect(gw.log.records().filter((r) => r.msg === 'input refused')).toEqual([expect.objectContaining({ level: 'info', service: SERVICE, code, direction: 'toServer' })]);
 
     const conn = await tap.first();
     await within(conn.gangwayClosed, 5000, 'Gangway to close the server connection');

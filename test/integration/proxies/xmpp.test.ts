@@ -13,6 +13,7 @@ import { SERVICE_TYPES } from '../../../src/services';
 import type { ServiceType } from '../../../src/services/types';
 import { wireProxyType } from '../../../src/services/wire/factory';
 import { xmppProxy } from '../../../src/services/wire/xmpp';
+import { escapeXml } from '../../../validators/xmpp';
 import { requireBackend, type Backends, type Credentials } from '../../support/backends';
 import { LogCapture, Resources, service } from '../../support/gateway';
 import { unique, within } from '../backends/async';
@@ -31,6 +32,7 @@ interface Started {
   readonly gateway: Gateway;
   readonly url: string;
   readonly tap: Tap;
+  readonly log: LogCapture;
 }
 
 describe('xmpp.proxy with Prosody', () => {
@@ -57,10 +59,11 @@ describe('xmpp.proxy with Prosody', () => {
       },
       { source: 'test', types: TYPES, env: {} },
     );
-    const gateway = new Gateway(config, createLogger('info', new LogCapture()), TYPES);
+    const log = new LogCapture();
+    const gateway = new Gateway(config, createLogger('info', log), TYPES);
     await gateway.start();
     res.add(() => gateway.stop());
-    started = { gateway, url: `ws://127.0.0.1:${gateway.port()}/xmpp`, tap };
+    started = { gateway, url: `ws://127.0.0.1:${gateway.port()}/xmpp`, tap, log };
   });
 
   afterEach(async () => {
@@ -273,16 +276,23 @@ describe('xmpp.proxy with Prosody', () => {
   it.each(BAD_INPUTS)('refuses $what with <$condition/> and close $close; nothing of it reaches Prosody', async (bad) => {
     const marker = unique('GWMARK');
     const errorsBefore = await errorCount(started.gateway, 'xmpp', bad.code);
+    const refusalsBefore = started.log.records().filter((r) => r.msg === 'input refused').length;
     const { client: raw, link } = await openSession();
     const seen = raw.messages.length;
     for (const m of bad.messages) raw.ws.send(m.replaceAll('MARK', marker));
 
     const { code } = await within(raw.closed, 5000, 'close');
     expect(code).toBe(bad.close);
-    const replies = raw.messages.slice(seen).map((m) => m.data.toString());
-    expect(replies).toHaveLength(2);
-    expect(replies[0]).toMatch(new RegExp(`^<error xmlns="${STREAMS}"><${bad.condition} xmlns="${STREAM_ERRORS}"/><text xmlns="${STREAM_ERRORS}">.+</text></error>$`));
-    expect(replies[1]).toBe(`<close xmlns="${FRAMING}"/>`);
+    const refusals = started.log.records().filter((r) => r.msg === 'input refused').slice(refusalsBefore);
+    expect(refusals).toEqual([expect.objectContaining({ level: 'info', service: 'xmpp', code: bad.code, direction: 'toServer', reason: expect.any(String) })]);
+    // The documented reply (RFC 7395 §3.6, validators/xmpp/README.md): the stream error with the
+    // condition and the detail as its text, then <close/>, as two text messages.
+    const replies = raw.messages.slice(seen);
+    expect(replies.map((m) => m.isBinary)).toEqual([false, false]);
+    expect(replies.map((m) => m.data.toString())).toEqual([
+      `<error xmlns="${STREAMS}"><${bad.condition} xmlns="${STREAM_ERRORS}"/><text xmlns="${STREAM_ERRORS}">${escapeXml(String(refusals[0]?.reason))}</text></error>`,
+      `<close xmlns="${FRAMING}"/>`,
+    ]);
     expect(await errorCount(started.gateway, 'xmpp', bad.code)).toBe(errorsBefore + 1);
 
     await within(link.gangwayClosed, 5000, 'Gangway to end the link to Prosody');

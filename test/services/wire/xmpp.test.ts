@@ -5,7 +5,7 @@
  */
 import type net from 'node:net';
 import { WebSocket } from 'ws';
-import { buildConfig } from '../../../src/config/load';
+import { ConfigError, buildConfig, type GatewayConfig } from '../../../src/config/load';
 import { Gateway } from '../../../src/gateway';
 import { createLogger } from '../../../src/log';
 import { SERVICE_TYPES } from '../../../src/services';
@@ -408,5 +408,30 @@ describe('xmpp.proxy service', () => {
     });
     ws.terminate();
     expect(status).not.toBe(101);
+  });
+});
+
+describe('validateServer at load', () => {
+  const load = (type: string, properties: Record<string, unknown>): unknown =>
+    buildConfig({ services: [service('svc', type, '/svc', { connect: 'tcp://127.0.0.1:5222', properties })] }, { source: 'test.yaml', types: SERVICE_TYPES, env: {} });
+
+  it('refuses validateServer: false on xmpp.proxy, naming the key and why', () => {
+    expect(() => load('xmpp.proxy', { validateServer: false })).toThrow(
+      new ConfigError('test.yaml', [
+        {
+          path: 'services[0].properties.validateServer',
+          message: "xmpp.proxy always validates the back end's stream (it translates the server's XML stream into RFC 7395 messages, one element each); remove validateServer or set it to true, got boolean false",
+        },
+      ]),
+    );
+    expect(() => load('xmpp.proxy', { validateServer: true })).not.toThrow();
+  });
+
+  it('takes validateServer on the other protocol proxies, true by default, and refuses a value that is not a boolean', () => {
+    for (const type of ['stomp.proxy', 'amqp.proxy', 'irc.proxy']) {
+      expect((load(type, {}) as GatewayConfig).services[0]?.properties).toMatchObject({ validateServer: true });
+      expect((load(type, { validateServer: false }) as GatewayConfig).services[0]?.properties).toMatchObject({ validateServer: false });
+      expect(() => load(type, { validateServer: 'no' })).toThrow('test.yaml: services[0].properties.validateServer: expected boolean, got "no"');
+    }
   });
 });
