@@ -214,7 +214,7 @@ describe('failed-login rate limiting', () => {
 
 describe('session lifetime and refresh', () => {
   it('closes a session with 1008 "authorization expired" when its token expires', async () => {
-    const r = await connect(`${h.wsUrl}/chat`, { Authorization: `Bearer ${await token('erin', 1)}` });
+    const r = await connect(`${h.wsUrl}/chat`, { Authorization: `Bearer ${await token('erin', 2)}` });
     if (!r.open) throw new Error('refused');
     const c = await closed(r.ws);
     expect(c).toEqual({ code: 1008, reason: 'authorization expired' });
