@@ -3,11 +3,22 @@
  * same address forms).
  *
  * - Addresses: `/queue/NAME` for queues (and Gangway's temporary queues), `/topic/NAME` for
- *   topics (RabbitMQ: `amq.topic` routing key).
+ *   topics (RabbitMQ: `amq.topic` routing key). Queues are attached with a durable terminus
+ *   (RabbitMQ declares them durable, as its STOMP plugin and the amqp091 binding do); temporary
+ *   queues with none (not durable). `reply-to` travels as such an address, so any AMQP 1.0 client
+ *   can answer to it; `/queue/gangway.temp.…` and `/topic/gangway.temp.…` read back as temporary
+ *   destinations, and RabbitMQ's `/amq/queue/NAME`, `/exchange/amq.topic/KEY` and bare `NAME`
+ *   as queue and topic.
+ * - Sessions: every subscription and every sender address has an AMQP session of its own.
+ *   RabbitMQ refuses an attach (an invalid name, a queue declared with other properties) by
+ *   ending the session: only that link fails, the connection and every other link stay up.
+ *   Ending a subscription ends its session, which gives its unsettled deliveries back.
  * - Receipts: the broker's settlement of the transfer (`accepted`; `rejected`/`released` fail
  *   the SEND). Acks: `accept` the delivery; NACK: `released` (RabbitMQ requeues it and the next
  *   delivery carries `redelivered`; RabbitMQ 3.x refuses the `modified` outcome).
- * - Not supported (the service answers with ERROR): selectors, durable subscriptions.
+ * - Not supported (the service answers with ERROR): selectors (RabbitMQ has no selector filter)
+ *   and durable subscriptions (RabbitMQ 3.x gives a durable `/topic/` source a server-named
+ *   queue that no later attach can name again).
  * - Transactions: RabbitMQ has no AMQP 1.0 transaction coordinator; the frames of a transaction
  *   are held and, at COMMIT, sent in order, each awaiting settlement (not atomic).
  * - JMS header fields map to AMQP properties and header: message-id, correlation-id, reply-to,
@@ -15,10 +26,21 @@
  *   custom properties to application-properties. RabbitMQ assigns no message-id: Gangway mints
  *   one per message (kept when a message is sent again after a lost settlement).
  */
-import { create_container, message as amqpMessage, type Connection, type Delivery as AmqpDelivery, type EventContext, type Message, type Receiver, type Sender } from 'rhea';
 import {
+  create_container,
+  message as amqpMessage,
+  type Connection,
+  type Delivery as AmqpDelivery,
+  type EventContext,
+  type Message,
+  type Receiver,
+  type Sender,
+  type Session,
+  type TerminusOptions,
+} from 'rhea';
+import {
+  TEMP_PREFIX,
   parseDestination,
-  destinationText,
   messageIdFor,
   type Binding,
   type BindingCapabilities,
@@ -33,11 +55,58 @@ import {
   type SubscribeSpec,
 } from '../jms';
 
-export const AMQP10_CAPABILITIES: BindingCapabilities = { selectors: false, durable: false, durableScope: 'broker', atomicTransactions: false };
+export const AMQP10_CAPABILITIES: BindingCapabilities = {
+  selectors: false,
+  durable: false,
+  durableScope: 'broker',
+  atomicTransactions: false,
+  why: {
+    selectors: "RabbitMQ's AMQP 1.0 plugin has no selector filter",
+    durable: "RabbitMQ's AMQP 1.0 plugin (3.x) gives a durable topic subscription a server-named queue that no later attach can find again; the amqp091 binding (amqp://) has durable subscriptions",
+  },
+};
+
+/** Sender links (one session each) a binding keeps open; the least recently used idle one closes beyond this. */
+export const AMQP10_MAX_SENDERS = 64;
+
+/** How long closing a link's session may take before it is left to the connection. */
+const END_TIMEOUT_MS = 2000;
 
 /** How a JMS destination is addressed. */
 export function amqp10Address(d: JmsDestination): string {
   return d.kind === 'topic' || d.kind === 'temp-topic' ? `/topic/${d.name}` : `/queue/${d.name}`;
+}
+
+/** The terminus for `d`: queues durable (temporary ones, also named as queues, not), topics as they are. */
+export function amqp10Terminus(d: JmsDestination): TerminusOptions {
+  return d.kind === 'queue' && !d.name.startsWith(TEMP_PREFIX) ? { address: amqp10Address(d), durable: 1 } : { address: amqp10Address(d) };
+}
+
+const ADDRESS = /^\/(queue|topic|amq\/queue|exchange\/amq\.topic)\/(.+)$/;
+
+/**
+ * Reads an AMQP 1.0 address (a `reply-to`): RabbitMQ's `/queue/NAME`, `/amq/queue/NAME`,
+ * `/topic/KEY` and `/exchange/amq.topic/KEY`, a bare queue name, or STOMP destination text.
+ * Names under Gangway's temporary prefix are temporary destinations.
+ */
+export function amqp10Destination(address: string): JmsDestination {
+  const m = ADDRESS.exec(address);
+  if (!m) return parseDestination(address) ?? { kind: 'queue', name: address };
+  const name = m[2] as string;
+  const temp = name.startsWith(TEMP_PREFIX);
+  if (m[1] === 'queue' || m[1] === 'amq/queue') return { kind: temp ? 'temp-queue' : 'queue', name };
+  return { kind: temp ? 'temp-topic' : 'topic', name };
+}
+
+/** An AMQP error (`description (condition)`), an `Error`, or `fallback`. */
+function errorText(err: unknown, fallback: string): string {
+  if (err instanceof Error) return err.message;
+  if (typeof err === 'object' && err !== null) {
+    const { condition, description } = err as { condition?: unknown; description?: unknown };
+    if (typeof description === 'string') return typeof condition === 'string' ? `${description} (${condition})` : description;
+    if (typeof condition === 'string') return condition;
+  }
+  return fallback;
 }
 
 /** A body section as bytes (data sections as they are; strings as UTF-8; anything else as JSON). */
@@ -64,7 +133,7 @@ function toAmqp(m: JmsMessage): Message {
   const out: Message = { body: amqpMessage.data_section(m.body), application_properties: props };
   out.message_id = messageIdFor(m);
   if (m.correlationId !== undefined) out.correlation_id = m.correlationId;
-  if (m.replyTo !== undefined) out.reply_to = destinationText(m.replyTo);
+  if (m.replyTo !== undefined) out.reply_to = amqp10Address(m.replyTo);
   if (m.type !== undefined) out.subject = m.type;
   if (m.priority !== undefined) out.priority = m.priority;
   if (m.expires !== undefined && m.expires > 0) out.absolute_expiry_time = new Date(m.expires);
@@ -84,7 +153,7 @@ function fromAmqp(msg: Message, destination: JmsDestination): JmsMessage {
   const corr = text(msg.correlation_id);
   if (corr !== undefined) m.correlationId = corr;
   const replyTo = text(msg.reply_to);
-  if (replyTo !== undefined) m.replyTo = parseDestination(replyTo) ?? { kind: 'queue', name: replyTo };
+  if (replyTo !== undefined) m.replyTo = amqp10Destination(replyTo);
   const subject = text(msg.subject);
   if (subject !== undefined) m.type = subject;
   if (typeof msg.priority === 'number') m.priority = msg.priority;
@@ -97,17 +166,33 @@ function fromAmqp(msg: Message, destination: JmsDestination): JmsMessage {
   return m as JmsMessage;
 }
 
+/** An AMQP session that carries one link. */
+interface LinkSession {
+  readonly session: Session;
+  /** Ends the session; resolves when the broker has answered (or after {@link END_TIMEOUT_MS}). */
+  end(): Promise<void>;
+}
+
+/** A sender link in a session of its own, with the transfers it waits to see settled. */
 interface SenderEntry {
+  readonly link: LinkSession;
   readonly sender: Sender;
   readonly open: Promise<void>;
+  readonly settlements: Map<AmqpDelivery, { resolve: () => void; reject: (e: Error) => void }>;
+  /** Fails what waits on it (the connection was lost). */
+  readonly gone: (error: Error) => void;
+  /** SENDs under way on it (waiting for the link or for settlement): it is not closed meanwhile. */
+  busy: number;
 }
 
 class Amqp10Binding implements Binding {
   readonly kind = 'amqp10';
   readonly capabilities = AMQP10_CAPABILITIES;
   private connection: Connection | null = null;
+  /** Senders by address, least recently used first. */
   private readonly senders = new Map<string, SenderEntry>();
-  private readonly settlements = new Map<AmqpDelivery, { resolve: () => void; reject: (e: Error) => void }>();
+  /** What waits on the connection (a link's attach, a settlement): failed when it is lost. */
+  private readonly waiting = new Set<(error: Error) => void>();
   private closing = false;
   private lost = false;
   private readonly lostListeners: ((info: LossInfo) => void)[] = [];
@@ -141,7 +226,7 @@ class Amqp10Binding implements Binding {
       });
       const down = (ctx: EventContext, what: string): void => {
         const err: unknown = ctx.connection?.error ?? ctx.error;
-        const e = err instanceof Error ? err : new Error(`${what}${err ? `: ${JSON.stringify(err)}` : ''}`);
+        const e = err instanceof Error ? err : new Error(`${what}${err ? `: ${errorText(err, JSON.stringify(err))}` : ''}`);
         if (!up) {
           clearTimeout(timer);
           reject(e);
@@ -154,7 +239,7 @@ class Amqp10Binding implements Binding {
       conn.on('disconnected', (ctx: EventContext) => down(ctx, 'disconnected from the broker'));
       // rhea emits `error` with the error itself (not a context) for protocol errors.
       conn.on('error', (err: unknown) => {
-        const e = err instanceof Error ? err : new Error(`connection error: ${JSON.stringify(err)}`);
+        const e = err instanceof Error ? err : new Error(`connection error: ${errorText(err, JSON.stringify(err))}`);
         if (up) this.fail(e);
         else {
           clearTimeout(timer);
@@ -165,8 +250,9 @@ class Amqp10Binding implements Binding {
   }
 
   private fail(error: Error): void {
-    for (const s of this.settlements.values()) s.reject(error);
-    this.settlements.clear();
+    for (const w of [...this.waiting]) w(error);
+    this.waiting.clear();
+    this.senders.clear();
     if (this.closing || this.lost) return;
     this.lost = true;
     for (const l of this.lostListeners) l({ error, brokerMessage: error.message });
@@ -177,21 +263,72 @@ class Amqp10Binding implements Binding {
     return this.connection;
   }
 
-  private senderFor(address: string): SenderEntry {
-    let entry = this.senders.get(address);
-    if (entry) return entry;
-    const sender = this.live().open_sender({ target: { address }, autosettle: true });
-    const open = new Promise<void>((resolve, reject) => {
-      sender.once('sendable', () => resolve());
-      sender.once('sender_error', (ctx: EventContext) => reject(new Error(text(ctx.sender?.error) ?? `sender to ${address} refused`)));
+  /**
+   * A session of its own for one link. `refused` is called once with the broker's reason when
+   * the session ends without {@link LinkSession.end} (RabbitMQ ends it to refuse an attach).
+   */
+  private openSession(refused: (error: Error) => void): LinkSession {
+    const session = this.live().create_session();
+    let ending = false;
+    let closed: () => void = () => undefined;
+    const gone = new Promise<void>((resolve) => {
+      closed = resolve;
     });
-    open.catch(() => this.senders.delete(address));
+    const onEnd = (ctx: EventContext): void => {
+      closed();
+      if (ending) return;
+      ending = true;
+      refused(new Error(errorText(ctx.session?.error, 'the broker ended the session')));
+    };
+    session.on('session_error', onEnd);
+    session.on('session_close', onEnd);
+    session.begin();
+    const end = async (): Promise<void> => {
+      if (ending) return;
+      ending = true;
+      if (this.lost || this.closing) return;
+      session.close();
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([gone, new Promise<void>((resolve) => (t = setTimeout(resolve, END_TIMEOUT_MS)))]);
+      clearTimeout(t);
+    };
+    return { session, end };
+  }
+
+  /** The sender for `destination`, marked busy: the caller decrements {@link SenderEntry.busy} when done. */
+  private senderFor(destination: JmsDestination): SenderEntry {
+    const address = amqp10Address(destination);
+    let entry = this.senders.get(address);
+    if (entry) {
+      // Most recently used last.
+      this.senders.delete(address);
+      this.senders.set(address, entry);
+      entry.busy++;
+      return entry;
+    }
+    const settlements: SenderEntry['settlements'] = new Map();
+    let refuse: (e: Error) => void = () => undefined;
+    const gone = (e: Error): void => {
+      this.waiting.delete(gone);
+      if (this.senders.get(address) === entry) this.senders.delete(address);
+      for (const s of settlements.values()) s.reject(e);
+      settlements.clear();
+      refuse(e);
+    };
+    this.waiting.add(gone);
+    const link = this.openSession((e) => gone(new Error(`the broker refused ${address}: ${e.message}`)));
+    const sender = link.session.open_sender({ target: amqp10Terminus(destination), autosettle: true });
+    const open = new Promise<void>((resolve, reject) => {
+      refuse = reject;
+      sender.once('sendable', () => resolve());
+    });
+    open.catch(() => undefined);
+    sender.on('sender_error', (ctx: EventContext) => gone(new Error(`the broker refused ${address}: ${errorText(ctx.sender?.error, 'link detached')}`)));
     const settle = (ok: boolean, why: string) => (ctx: EventContext): void => {
       const d = ctx.delivery;
-      if (!d) return;
-      const s = this.settlements.get(d);
-      if (!s) return;
-      this.settlements.delete(d);
+      const s = d === undefined ? undefined : settlements.get(d);
+      if (!d || !s) return;
+      settlements.delete(d);
       if (ok) s.resolve();
       else s.reject(new Error(`the broker ${why} the message to ${address}`));
     };
@@ -199,10 +336,23 @@ class Amqp10Binding implements Binding {
     sender.on('rejected', settle(false, 'rejected'));
     sender.on('released', settle(false, 'released'));
     sender.on('modified', settle(false, 'did not take'));
-    sender.on('sender_close', () => this.senders.delete(address));
-    entry = { sender, open };
+    entry = { link, sender, open, settlements, gone, busy: 1 };
     this.senders.set(address, entry);
+    this.trimSenders();
     return entry;
+  }
+
+  /** Closes the least recently used idle senders beyond {@link AMQP10_MAX_SENDERS}. */
+  private trimSenders(): void {
+    let excess = this.senders.size - AMQP10_MAX_SENDERS;
+    for (const [address, entry] of this.senders) {
+      if (excess <= 0) return;
+      if (entry.busy > 0) continue;
+      this.senders.delete(address);
+      this.waiting.delete(entry.gone);
+      excess--;
+      void entry.link.end();
+    }
   }
 
   async subscribe(spec: SubscribeSpec, onDelivery: (delivery: Delivery) => void, onEnded?: (error: Error) => void): Promise<BrokerSubscription> {
@@ -210,35 +360,42 @@ class Amqp10Binding implements Binding {
     if (spec.durableName !== undefined) throw new Error('durable subscriptions are not supported by the AMQP 1.0 binding');
     const auto = spec.ack === 'auto';
     const d = spec.destination;
-    const receiver: Receiver = this.live().open_receiver({ source: { address: amqp10Address(d) }, autoaccept: auto, credit_window: spec.prefetch });
+    const address = amqp10Address(d);
     let open = false;
     let closed = false;
+    let refuse: (e: Error) => void = () => undefined;
+    const ended = (e: Error): void => {
+      if (!open) refuse(e);
+      else if (!closed) {
+        closed = true;
+        onEnded?.(e);
+      }
+    };
+    const link = this.openSession((e) => ended(new Error(`the broker refused ${address}: ${e.message}`)));
+    const receiver: Receiver = link.session.open_receiver({ source: amqp10Terminus(d), autoaccept: auto, credit_window: spec.prefetch });
+    receiver.on('receiver_error', (ctx: EventContext) => ended(new Error(`the broker refused ${address}: ${errorText(ctx.receiver?.error, 'link detached')}`)));
     await new Promise<void>((resolve, reject) => {
+      // A connection lost during the attach fails it; once open, the pool handles a loss.
+      refuse = (e) => {
+        this.waiting.delete(refuse);
+        reject(e);
+      };
+      this.waiting.add(refuse);
       receiver.once('receiver_open', () => {
+        this.waiting.delete(refuse);
         open = true;
         resolve();
       });
-      receiver.on('receiver_error', (ctx: EventContext) => {
-        const e = new Error(text(ctx.receiver?.error ? JSON.stringify(ctx.receiver.error) : undefined) ?? `the broker refused ${amqp10Address(d)}`);
-        if (!open) reject(e);
-        else if (!closed) onEnded?.(e);
-      });
     });
-    /** Deliveries not settled yet: given back to the broker when the subscription ends. */
+    /** Deliveries not settled yet (the session's end gives them back to the broker). */
     const unsettled = new Set<AmqpDelivery>();
     receiver.on('message', (ctx: EventContext) => {
       const msg = ctx.message;
       const delivery = ctx.delivery;
-      if (!msg || !delivery) return;
-      if (closed) {
-        if (!auto) delivery.release();
-        return;
-      }
+      if (!msg || !delivery || closed) return;
       if (!auto) unsettled.add(delivery);
-      const destination: JmsDestination = d.kind === 'topic' ? { kind: 'topic', name: text(msg.subject) ?? d.name } : d;
-      const jms = fromAmqp(msg, d.kind === 'topic' ? { kind: 'topic', name: d.name } : destination);
       onDelivery({
-        message: jms,
+        message: fromAmqp(msg, d),
         ack: async () => {
           if (auto || closed || this.lost || !unsettled.delete(delivery)) return;
           delivery.accept();
@@ -252,31 +409,24 @@ class Amqp10Binding implements Binding {
     const end = async (): Promise<void> => {
       if (closed) return;
       closed = true;
-      if (this.lost || this.closing) return;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 2000);
-        receiver.once('receiver_close', () => {
-          clearTimeout(t);
-          resolve();
-        });
-        receiver.close();
-      });
-      // RabbitMQ keeps unsettled deliveries of a detached link on the session: hand them back
-      // once the link is gone, so they cannot come back to it (`released`; RabbitMQ 3.x refuses
-      // the `modified` outcome and closes the connection).
-      for (const u of unsettled) u.release();
       unsettled.clear();
+      // RabbitMQ requeues what the session leaves unsettled (`redelivered` on the next delivery).
+      await link.end();
     };
     return { close: end, remove: end };
   }
 
   async send(message: JmsMessage): Promise<void> {
-    const entry = this.senderFor(amqp10Address(message.destination));
-    await entry.open;
-    await new Promise<void>((resolve, reject) => {
-      const delivery = entry.sender.send(toAmqp(message));
-      this.settlements.set(delivery, { resolve, reject });
-    });
+    const entry = this.senderFor(message.destination);
+    try {
+      await entry.open;
+      await new Promise<void>((resolve, reject) => {
+        const delivery = entry.sender.send(toAmqp(message));
+        entry.settlements.set(delivery, { resolve, reject });
+      });
+    } finally {
+      entry.busy--;
+    }
   }
 
   async begin(): Promise<BrokerTransaction> {
@@ -315,7 +465,7 @@ class Amqp10Binding implements Binding {
     const conn = this.connection;
     if (!conn || this.lost || !conn.is_open()) return;
     await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, 2000);
+      const t = setTimeout(resolve, END_TIMEOUT_MS);
       conn.once('connection_close', () => {
         clearTimeout(t);
         resolve();

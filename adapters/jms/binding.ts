@@ -18,6 +18,8 @@ export interface BindingCapabilities {
   readonly durableScope: 'connection' | 'broker';
   /** Whether transactions are atomic on the broker (otherwise applied in order at commit). */
   readonly atomicTransactions: boolean;
+  /** Why a missing capability is missing, when the broker is the reason (shown in the ERROR). */
+  readonly why?: { readonly selectors?: string; readonly durable?: string };
 }
 
 /** How to reach a broker. */

@@ -422,13 +422,14 @@ export class StompJmsConnection {
     const selector = f.header('selector');
     const caps = this.ctx.capabilities;
     if (selector !== undefined && !caps.selectors) {
-      throw new StompJmsError(STOMP_JMS_ERRORS.UNSUPPORTED, 'selectors are not supported', `the ${this.ctx.bindingName} binding cannot filter messages with a selector; subscribe without the selector header`);
+      const why = caps.why?.selectors === undefined ? '' : ` (${caps.why.selectors})`;
+      throw new StompJmsError(STOMP_JMS_ERRORS.UNSUPPORTED, 'selectors are not supported', `the ${this.ctx.bindingName} binding cannot filter messages with a selector${why}; subscribe without the selector header`);
     }
     const durable = f.header('durable-subscription-name') ?? f.header('activemq.subscriptionName');
     let durableName: string | undefined;
     if (durable !== undefined) {
       if (destination.kind !== 'topic') throw new StompJmsError(STOMP_JMS_ERRORS.BAD_FRAME, 'durable subscriptions are for topics', `${destText} is not a /topic/ destination`);
-      if (!caps.durable) throw new StompJmsError(STOMP_JMS_ERRORS.UNSUPPORTED, 'durable subscriptions are not supported', `the ${this.ctx.bindingName} binding has no durable subscriptions`);
+      if (!caps.durable) throw new StompJmsError(STOMP_JMS_ERRORS.UNSUPPORTED, 'durable subscriptions are not supported', `the ${this.ctx.bindingName} binding has no durable subscriptions${caps.why?.durable === undefined ? '' : `: ${caps.why.durable}`}`);
       if (this.clientId === undefined) throw new StompJmsError(STOMP_JMS_ERRORS.BAD_FRAME, 'durable subscriptions need client-id', 'send a client-id header on CONNECT to open a durable subscription');
       durableName = caps.durableScope === 'broker' ? `${this.clientId}.${durable}` : durable;
     }

@@ -1,11 +1,12 @@
 /**
  * `stomp.jms` end to end: @stomp/stompjs clients over WebSocket → Gangway → real ActiveMQ
- * (stompit binding) and real RabbitMQ (amqplib binding).
+ * (stompit binding), real RabbitMQ (amqplib binding) and RabbitMQ's AMQP 1.0 plugin (rhea
+ * binding, `rabbitmq10`).
  */
 import { connect as amqpConnect } from 'amqplib';
 import { connect as stompitConnect, type Client as StompitClient } from 'stompit';
 import { requireBackend, type Backends } from '../../support/backends';
-import { brokerTargets, expectIndividualRedelivery, JmsClient, sleep, startJmsGateway, unique, within, type BrokerTarget, type JmsGateway } from './support';
+import { brokerTargets, expectIndividualRedelivery, JmsClient, rabbitDropTopicQueues, sleep, startJmsGateway, unique, within, type BrokerTarget, type JmsGateway } from './support';
 
 jest.setTimeout(60000);
 
@@ -47,20 +48,31 @@ async function readDirect(facts: Backends, broker: 'activemq' | 'rabbitmq', queu
   }
 }
 
-describe.each(['activemq', 'rabbitmq'] as const)('stomp.jms through Gangway to %s', (broker) => {
+describe.each(['activemq', 'rabbitmq', 'rabbitmq10'] as const)('stomp.jms through Gangway to %s', (binding) => {
+  /** The broker behind the binding. */
+  const broker = binding === 'activemq' ? 'activemq' : 'rabbitmq';
   let facts: Backends;
   let target: BrokerTarget;
   let gw: JmsGateway;
   const clients: JmsClient[] = [];
+  /** Topic names used, for {@link rabbitDropTopicQueues}. */
+  const topics: string[] = [];
+
+  function topicName(prefix: string): string {
+    const name = unique(prefix);
+    topics.push(name);
+    return name;
+  }
 
   beforeAll(async () => {
     facts = await requireBackend(broker);
-    target = brokerTargets(facts)[broker];
+    target = brokerTargets(facts)[binding];
     gw = await startJmsGateway(target);
   });
 
   afterAll(async () => {
     await gw.stop();
+    if (binding === 'rabbitmq10') await rabbitDropTopicQueues(topics);
   });
 
   afterEach(async () => {
@@ -136,7 +148,7 @@ describe.each(['activemq', 'rabbitmq'] as const)('stomp.jms through Gangway to %
   });
 
   it('fans a topic message out to every subscriber', async () => {
-    const topic = `/topic/${unique('gw.fan')}`;
+    const topic = `/topic/${topicName('gw.fan')}`;
     const subs = await Promise.all([open(), open(), open()].map(async (p) => (await p).subscribe(topic)));
     const producer = await open();
     await producer.send(topic, 'tick');
@@ -164,9 +176,20 @@ describe.each(['activemq', 'rabbitmq'] as const)('stomp.jms through Gangway to %
     expect(stranger.messages).toHaveLength(0);
   });
 
-  it('keeps a durable topic subscription across a client reconnect', async () => {
+  if (binding === 'rabbitmq10') {
+    it('refuses a durable topic subscription with an ERROR saying why', async () => {
+      const c = await open({ 'client-id': unique('cid') });
+      await expect(c.subscribe(`/topic/${topicName('gw.durable')}`, { 'durable-subscription-name': 'prices' })).rejects.toThrow(
+        /durable subscriptions are not supported GW_ERR_STOMP_JMS_UNSUPPORTED: the amqp10 binding has no durable subscriptions: RabbitMQ's AMQP 1\.0 plugin \(3\.x\) gives a durable topic subscription a server-named queue/,
+      );
+      expect(await c.closed()).toBe(1008);
+    });
+  } else {
+    it('keeps a durable topic subscription across a client reconnect', () => expectDurable(`/topic/${topicName('gw.durable')}`));
+  }
+
+  async function expectDurable(topic: string): Promise<void> {
     const clientId = unique('cid');
-    const topic = `/topic/${unique('gw.durable')}`;
     const headers = { 'durable-subscription-name': 'prices' };
     const first = await JmsClient.open(gw.url, { 'client-id': clientId });
     const live = await first.subscribe(topic, headers);
@@ -181,7 +204,7 @@ describe.each(['activemq', 'rabbitmq'] as const)('stomp.jms through Gangway to %
     expect((await back.count(1, 10000))[0]?.body).toBe('while away');
     // Remove the durable subscription: later messages are kept for nobody.
     await second.withReceipt((receipt) => back.subscription?.unsubscribe({ ...headers, receipt }));
-  });
+  }
 
   it('acknowledges individually with client-individual: an unacknowledged message comes again, redelivered', () => expectIndividualRedelivery(gw.url, open, `/queue/${unique('gw.ci')}`));
 
@@ -339,7 +362,8 @@ describe.each(['activemq', 'rabbitmq'] as const)('stomp.jms through Gangway to %
   } else {
     it('refuses a selector with an ERROR saying RabbitMQ cannot filter', async () => {
       const c = await open();
-      await expect(c.subscribe(`/queue/${unique('gw.sel')}`, { selector: "color = 'red'" })).rejects.toThrow(/selectors are not supported.*amqp091/s);
+      const reason = binding === 'rabbitmq' ? /selectors are not supported GW_ERR_STOMP_JMS_UNSUPPORTED: the amqp091 binding cannot filter/ : /selectors are not supported GW_ERR_STOMP_JMS_UNSUPPORTED: the amqp10 binding cannot filter messages with a selector \(RabbitMQ's AMQP 1\.0 plugin has no selector filter\)/;
+      await expect(c.subscribe(`/queue/${unique('gw.sel')}`, { selector: "color = 'red'" })).rejects.toThrow(reason);
       expect(await c.closed()).toBe(1008);
     });
   }

@@ -252,6 +252,24 @@ export async function rabbitTopicConsumers(key: string): Promise<number> {
     .filter((q) => queues.has(q)).length;
 }
 
+/**
+ * Deletes the unused queues bound to `amq.topic` with one of `keys`: RabbitMQ 3.x's AMQP 1.0
+ * plugin leaves the queue of a `/topic/` subscription behind when the subscription ends.
+ */
+export async function rabbitDropTopicQueues(keys: readonly string[]): Promise<void> {
+  if (keys.length === 0) return;
+  const wanted = new Set(keys);
+  const bindings = await rabbitmqctl('list_bindings', 'source_name', 'destination_name', 'routing_key', '--no-table-headers');
+  const queues = new Set(
+    bindings
+      .split('\n')
+      .map((l) => l.split('\t'))
+      .filter((f) => f[0] === 'amq.topic' && wanted.has(f[2] ?? ''))
+      .map((f) => f[1] as string),
+  );
+  for (const q of queues) await rabbitmqctl('delete_queue', q, '--if-unused');
+}
+
 /** RabbitMQ's own count of consumers on queue `name`. */
 export async function rabbitQueueConsumers(name: string): Promise<number> {
   const consumers = await rabbitmqctl('list_consumers', 'queue_name', '--no-table-headers');
