@@ -3,6 +3,7 @@ import { z } from 'zod';
 /** Defaults of the `stomp.jms` service: the one place they are defined (README lists the same). */
 export const STOMP_JMS_DEFAULTS = Object.freeze({
   poolSize: 2,
+  maxDedicatedConnections: 256,
   prefetch: 100,
   maxQueuedMessages: 1000,
   maxSubscriptions: 100,
@@ -33,6 +34,13 @@ export const stompJmsPropertiesSchema = z.strictObject({
   virtualHost: z.string().optional(),
   /** Broker connections shared by all sessions of the service. @default 2 */
   poolSize: z.number().int().min(1).max(64).default(D.poolSize),
+  /**
+   * Broker connections of their own for durable subscriptions, on brokers that scope them by the
+   * connection's client id (ActiveMQ): one per client session that opens one. Past it, such a
+   * SUBSCRIBE gets ERROR `GW_ERR_STOMP_JMS_LIMIT`. The service holds at most `poolSize` plus
+   * this many broker connections. @default 256
+   */
+  maxDedicatedConnections: z.number().int().min(1).default(D.maxDedicatedConnections),
   /** Unsettled messages the broker may push per acknowledged subscription. @default 100 */
   prefetch: z.number().int().min(1).max(65535).default(D.prefetch),
   /**
