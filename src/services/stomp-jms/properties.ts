@@ -69,7 +69,10 @@ export const stompJmsPropertiesSchema = z.strictObject({
    * reconnect; sends wait up to connectTimeoutMs), or `close` them with ERROR. @default "keep"
    */
   brokerFailure: z.enum(['keep', 'close']).default(D.brokerFailure),
-  /** Reconnect backoff: first delay, ceiling, factor, jitter (± fraction of the delay). */
+  /**
+   * Reconnect backoff: the n-th attempt in a row (from 0) waits `min(maxMs, initialMs × factor^n)`
+   * ms, moved by up to ± `jitter` of itself. @default { initialMs: 500, maxMs: 30000, factor: 2, jitter: 0.2 }
+   */
   reconnect: z
     .strictObject({
       initialMs: z.number().int().min(1).default(D.reconnectInitialMs),
