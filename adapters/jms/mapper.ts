@@ -158,9 +158,10 @@ function applyTypes(list: string, properties: Map<string, JmsProperty>, lenient:
       if (lenient) continue;
       throw new MappingError(PROPERTY_TYPES_HEADER, `${PROPERTY_TYPES_HEADER}: ${JSON.stringify(name)} is not a custom property header of the frame`);
     }
-    const typed = typedValue(type as JmsPropertyType, current.value as string);
+    const text = propertyText(current);
+    const typed = typedValue(type as JmsPropertyType, text);
     if (typed) properties.set(name, typed);
-    else if (!lenient) throw new MappingError(name, `${name}: expected ${EXPECTED[type as JmsPropertyType]} (${type} in ${PROPERTY_TYPES_HEADER}), got ${JSON.stringify(current.value)}`);
+    else if (!lenient) throw new MappingError(name, `${name}: expected ${EXPECTED[type as JmsPropertyType]} (${type} in ${PROPERTY_TYPES_HEADER}), got ${JSON.stringify(text)}`);
   }
 }
 
@@ -320,7 +321,7 @@ export function sendHeaders(msg: JmsMessage, writeDestination: DestinationWriter
   if (msg.contentType !== undefined) out['content-type'] = msg.contentType;
   propertyHeaders(
     msg,
-    (k) => k in out,
+    (k) => Object.hasOwn(out, k),
     (k, v) => {
       out[k] = v;
     },

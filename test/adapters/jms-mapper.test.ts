@@ -114,11 +114,12 @@ describe('STOMP ⇄ JMS mapper', () => {
       properties: new Map([
         ['type', stringProperty('spoof')],
         ['x', stringProperty('1')],
+        ['toString', stringProperty('kept')],
       ]),
       body: Buffer.alloc(0),
       type: 'Real',
     };
-    expect(sendHeaders(m, write)).toEqual({ destination: '/queue/q', type: 'Real', x: '1' });
+    expect(sendHeaders(m, write)).toEqual({ destination: '/queue/q', type: 'Real', x: '1', toString: 'kept' });
   });
 
   it('parses only the four destination forms', () => {
