@@ -16,6 +16,10 @@
  *   transaction are applied after the commit (they belong to other channels).
  * - JMS fields without an AMQP property travel as headers: `expires` as `x-jms-expires`
  *   (absolute ms; also the AMQP `expiration` TTL), the JMS timestamp in ms as `x-jms-timestamp`.
+ * - Custom properties are headers of their own field-table type (`t` boolean, `b` byte, `s`
+ *   short, `I` int, `l` long, `f` float, `d` double, `S` string), written with amqplib's
+ *   `{'!': type, value}` form. amqplib decodes every numeric type to a JavaScript number, so a
+ *   delivery's numeric headers are read as `int`, `long` or `double` (`propertyOf`).
  */
 import { randomBytes } from 'node:crypto';
 import { connect, type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage, type Options } from 'amqplib';
@@ -24,6 +28,7 @@ import {
   destinationText,
   messageIdFor,
   parseDestination,
+  propertyOf,
   type Binding,
   type BindingCapabilities,
   type BindingFactory,
@@ -33,6 +38,7 @@ import {
   type Delivery,
   type JmsDestination,
   type JmsMessage,
+  type JmsProperty,
   type LossInfo,
   type SubscribeSpec,
 } from '../jms';
@@ -75,10 +81,21 @@ function isTopic(d: JmsDestination): boolean {
   return d.kind === 'topic' || d.kind === 'temp-topic';
 }
 
+/** A field-table value of an explicit type, in amqplib's notation. */
+interface TypedField {
+  readonly '!': 'byte' | 'short' | 'int' | 'long' | 'float' | 'double';
+  readonly value: number | bigint;
+}
+
+/** A custom property as an AMQP 0-9-1 header value of its own type. */
+export function headerValue(p: JmsProperty): string | boolean | TypedField {
+  return p.type === 'string' || p.type === 'boolean' ? p.value : { '!': p.type, value: p.value };
+}
+
 /** A JMS message as AMQP properties. */
 function publishOptions(m: JmsMessage): Options.Publish {
-  const headers: Record<string, string | number> = {};
-  for (const [k, v] of m.properties) headers[k] = v;
+  const headers: Record<string, string | number | boolean | TypedField> = {};
+  for (const [k, v] of m.properties) headers[k] = headerValue(v);
   const o: Options.Publish = { headers, messageId: messageIdFor(m) };
   const now = Date.now();
   const ts = m.timestamp ?? now;
@@ -106,14 +123,17 @@ function str(v: unknown): string | undefined {
 /** An AMQP delivery as a JMS message. */
 function messageOf(msg: ConsumeMessage, destination: JmsDestination): JmsMessage {
   const p = msg.properties;
-  const properties = new Map<string, string>();
+  const properties = new Map<string, JmsProperty>();
   let expires: number | undefined;
   let timestamp: number | undefined;
   const headers: Record<string, unknown> = p.headers ?? {};
   for (const [k, v] of Object.entries(headers)) {
     if (k === 'x-jms-expires') expires = Number(v);
     else if (k === 'x-jms-timestamp') timestamp = Number(v);
-    else if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || Buffer.isBuffer(v)) properties.set(k, str(v) as string);
+    else {
+      const property = propertyOf(v);
+      if (property) properties.set(k, property);
+    }
   }
   if (timestamp === undefined && typeof p.timestamp === 'number') timestamp = p.timestamp * 1000;
   const m: {

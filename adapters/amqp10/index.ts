@@ -23,8 +23,9 @@
  *   are held and, at COMMIT, sent in order, each awaiting settlement (not atomic).
  * - JMS header fields map to AMQP properties and header: message-id, correlation-id, reply-to,
  *   type (`subject`), priority, absolute-expiry-time, durable, creation-time, content-type;
- *   custom properties to application-properties. RabbitMQ assigns no message-id: Gangway mints
- *   one per message (kept when a message is sent again after a lost settlement).
+ *   custom properties to application-properties, each as its own AMQP type (`properties.ts`).
+ *   RabbitMQ assigns no message-id: Gangway mints one per message (kept when a message is sent
+ *   again after a lost settlement).
  */
 import {
   create_container,
@@ -54,6 +55,7 @@ import {
   type LossInfo,
   type SubscribeSpec,
 } from '../jms';
+import { applicationProperties, propertiesOf } from './properties';
 
 export const AMQP10_CAPABILITIES: BindingCapabilities = {
   selectors: false,
@@ -128,8 +130,7 @@ function text(v: unknown): string | undefined {
 }
 
 function toAmqp(m: JmsMessage): Message {
-  const props: Record<string, string> = {};
-  for (const [k, v] of m.properties) props[k] = v;
+  const props = applicationProperties(m.properties);
   const out: Message = { body: amqpMessage.data_section(m.body), application_properties: props };
   out.message_id = messageIdFor(m);
   if (m.correlationId !== undefined) out.correlation_id = m.correlationId;
@@ -144,9 +145,7 @@ function toAmqp(m: JmsMessage): Message {
 }
 
 function fromAmqp(msg: Message, destination: JmsDestination): JmsMessage {
-  const properties = new Map<string, string>();
-  const ap: unknown = msg.application_properties;
-  if (typeof ap === 'object' && ap !== null) for (const [k, v] of Object.entries(ap)) properties.set(k, text(v) ?? '');
+  const properties = propertiesOf(msg.application_properties);
   const m: { -readonly [K in keyof JmsMessage]?: JmsMessage[K] } = { destination, properties, body: bodyOf(msg.body) };
   const id = text(msg.message_id);
   if (id !== undefined) m.messageId = id;

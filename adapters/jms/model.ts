@@ -17,6 +17,55 @@ export interface JmsDestination {
   readonly name: string;
 }
 
+/**
+ * A custom property value with its JMS type (JMS 2.0 section 3.5.4: the primitive types and
+ * String). `long` is a `bigint` so that every 64-bit value survives; `float` holds the value as
+ * given (brokers store it in 32 bits).
+ */
+export type JmsProperty =
+  | { readonly type: 'string'; readonly value: string }
+  | { readonly type: 'boolean'; readonly value: boolean }
+  | { readonly type: 'byte' | 'short' | 'int' | 'float' | 'double'; readonly value: number }
+  | { readonly type: 'long'; readonly value: bigint };
+
+/** The JMS type of a custom property. */
+export type JmsPropertyType = JmsProperty['type'];
+
+/** Every {@link JmsPropertyType}, in JMS order. */
+export const JMS_PROPERTY_TYPES: readonly JmsPropertyType[] = ['boolean', 'byte', 'short', 'int', 'long', 'float', 'double', 'string'];
+
+/** A string property (what every untyped STOMP header is). */
+export function stringProperty(value: string): JmsProperty {
+  return { type: 'string', value };
+}
+
+const INT_MIN = -(2 ** 31);
+const INT_MAX = 2 ** 31 - 1;
+/** 2^63: integers at or beyond it are no `long`. */
+const LONG_LIMIT = 2 ** 63;
+
+/**
+ * A property from a value a broker client library decoded, or `undefined` for values JMS
+ * properties cannot hold (null, lists, maps, timestamps). amqplib and rhea hand every AMQP
+ * integer and floating-point type over as a JavaScript number without its width: an integer
+ * becomes `int` when it fits 32 bits, `long` when it fits 64, anything else `double`. Bytes are
+ * read as UTF-8 text.
+ */
+export function propertyOf(value: unknown): JmsProperty | undefined {
+  switch (typeof value) {
+    case 'string':
+      return { type: 'string', value };
+    case 'boolean':
+      return { type: 'boolean', value };
+    case 'number':
+      if (Number.isInteger(value) && value >= INT_MIN && value <= INT_MAX) return { type: 'int', value };
+      if (Number.isInteger(value) && value >= -LONG_LIMIT && value < LONG_LIMIT) return { type: 'long', value: BigInt(value) };
+      return { type: 'double', value };
+    default:
+      return Buffer.isBuffer(value) ? { type: 'string', value: value.toString('utf8') } : undefined;
+  }
+}
+
 /** One message, as a binding sends it or hands it over on delivery. */
 export interface JmsMessage {
   readonly destination: JmsDestination;
@@ -40,8 +89,8 @@ export interface JmsMessage {
   readonly redelivered?: boolean;
   /** MIME type of the body. */
   readonly contentType?: string;
-  /** Application properties, in the order they were given. */
-  readonly properties: ReadonlyMap<string, string>;
+  /** Application properties with their JMS types, in the order they were given. */
+  readonly properties: ReadonlyMap<string, JmsProperty>;
   readonly body: Buffer;
 }
 

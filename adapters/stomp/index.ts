@@ -13,6 +13,10 @@
  * - Selectors: the `selector` header. Durable topic subscriptions: the connection's `client-id`
  *   and `activemq.subscriptionName` (ActiveMQ's STOMP mapping); removed by UNSUBSCRIBE with it.
  * - Transactions: BEGIN/COMMIT/ABORT on the broker (atomic).
+ * - Custom properties: ActiveMQ keeps every STOMP header as a JMS String property (its STOMP
+ *   transport has no typed headers). Typed properties go as text with the `jms-property-types`
+ *   header, which ActiveMQ keeps as one more String property: deliveries to Gangway clients are
+ *   typed again; JMS consumers on the broker see strings.
  */
 import { connect, type Client } from 'stompit';
 import type { IncomingFrame } from 'stompit/lib/IncomingFrameStream';
@@ -216,7 +220,7 @@ class StompBinding implements Binding {
       message.on('end', () => {
         if (!open) return;
         const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-        const jms = messageFromHeaders(frameHeaders(message), body, readStompDestination, { keepControlHeaders: true });
+        const jms = messageFromHeaders(frameHeaders(message), body, readStompDestination, { keepControlHeaders: true, lenientTypes: true });
         const settle = async (nack: boolean): Promise<void> => {
           // After a loss the broker redelivers the message: nothing is left to settle.
           if (ackMode === 'auto' || this.lost || this.closing) return;

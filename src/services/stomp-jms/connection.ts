@@ -44,7 +44,10 @@ export interface ServiceContext {
   readonly codecLimits: Partial<StompLimits>;
   /** The pool member for a new connection (round robin). */
   nextMember(): Member;
-  /** A member of its own for a client id (brokers whose durable subscriptions need one). */
+  /**
+   * A member of its own for a client id (brokers whose durable subscriptions need one).
+   * @throws StompJmsError `GW_ERR_STOMP_JMS_LIMIT` when `maxDedicatedConnections` are open
+   */
   dedicatedMember(clientId: string): Member;
   /** Closes a member from {@link ServiceContext.dedicatedMember}. */
   releaseDedicated(member: Member): Promise<void>;
@@ -61,7 +64,7 @@ export interface Peaks {
 }
 
 /** A failure that ends the connection with an ERROR frame: a `stomp.jms` error, or Gangway's own (an expired authorization). */
-class StompJmsError extends Error {
+export class StompJmsError extends Error {
   constructor(
     readonly spec: { readonly code: string; readonly close: number },
     message: string,

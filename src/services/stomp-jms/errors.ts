@@ -7,7 +7,7 @@ import type { GatewayErrorSpec } from '../../errors';
 export const STOMP_JMS_ERRORS = {
   BAD_FRAME: { code: 'GW_ERR_STOMP_JMS_BAD_FRAME', close: 1008, summary: 'a valid STOMP frame the service cannot carry out: unknown destination form, duplicate or unknown subscription or transaction id, bad header value' },
   UNSUPPORTED: { code: 'GW_ERR_STOMP_JMS_UNSUPPORTED', close: 1008, summary: 'the broker binding lacks what the frame asks for (selectors, durable subscriptions)' },
-  LIMIT: { code: 'GW_ERR_STOMP_JMS_LIMIT', close: 1008, summary: 'a per-session limit was reached: maxSubscriptions, maxTransactions or maxTransactionFrames' },
+  LIMIT: { code: 'GW_ERR_STOMP_JMS_LIMIT', close: 1008, summary: 'a limit was reached: maxSubscriptions, maxTransactions or maxTransactionFrames of the session, or maxDedicatedConnections of the service' },
   BROKER_REFUSED: { code: 'GW_ERR_STOMP_JMS_BROKER_REFUSED', close: 1011, summary: 'the broker refused an operation (SEND, SUBSCRIBE, COMMIT) or ended a subscription' },
   BROKER_UNAVAILABLE: { code: 'GW_ERR_STOMP_JMS_BROKER_UNAVAILABLE', close: 1011, summary: 'no broker connection could be had within connectTimeoutMs' },
   BROKER_LOST: { code: 'GW_ERR_STOMP_JMS_BROKER_LOST', close: 1011, summary: 'a broker connection of the session failed and brokerFailure is "close"' },

@@ -3,7 +3,8 @@ import { BINDINGS, bindingForScheme, type BindingEntry } from '../../../adapters
 import type { BindingOptions } from '../../../adapters/jms';
 import type { Session } from '../../session';
 import type { Readiness, Service, ServiceConfig, ServiceType } from '../types';
-import { StompJmsConnection, type Peaks, type ServiceContext } from './connection';
+import { StompJmsConnection, StompJmsError, type Peaks, type ServiceContext } from './connection';
+import { STOMP_JMS_ERRORS } from './errors';
 import { SubscriptionHub } from './hub';
 import { Member } from './pool';
 import { conflationTest, stompJmsPropertiesSchema, type StompJmsProperties } from './properties';
@@ -75,6 +76,9 @@ export const stompJmsType: ServiceType<StompJmsProperties> = {
       endedPeaks,
       nextMember: () => members[rr++ % members.length] as Member,
       dedicatedMember: (clientId: string) => {
+        if (dedicated.size >= props.maxDedicatedConnections) {
+          throw new StompJmsError(STOMP_JMS_ERRORS.LIMIT, 'too many durable subscription connections', `the service holds ${dedicated.size} broker connections for durable subscriptions (maxDedicatedConnections); try again later`);
+        }
         const m = new Member(-1, entry.create, { ...base, clientId }, props.reconnect, log);
         dedicated.add(m);
         m.start();

@@ -9,7 +9,12 @@ export interface Backoff {
   readonly jitter: number;
 }
 
-/** Delay before reconnect attempt `attempt` (0-based): exponential, capped, ± jitter. */
+/**
+ * Delay before reconnect attempt `attempt` (0-based, counted since the last connection that
+ * succeeded): `min(maxMs, initialMs × factor^attempt)`, moved by a uniform fraction in
+ * [-jitter, +jitter) of itself (so a delay at the ceiling lies within maxMs × (1 ± jitter)),
+ * rounded to ms, never below 0. `random` gives uniform numbers in [0, 1).
+ */
 export function backoffDelay(b: Backoff, attempt: number, random: () => number = Math.random): number {
   const base = Math.min(b.maxMs, b.initialMs * b.factor ** attempt);
   return Math.max(0, Math.round(base * (1 + b.jitter * (random() * 2 - 1))));

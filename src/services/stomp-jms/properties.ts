@@ -3,6 +3,7 @@ import { z } from 'zod';
 /** Defaults of the `stomp.jms` service: the one place they are defined (README lists the same). */
 export const STOMP_JMS_DEFAULTS = Object.freeze({
   poolSize: 2,
+  maxDedicatedConnections: 256,
   prefetch: 100,
   maxQueuedMessages: 1000,
   maxSubscriptions: 100,
@@ -33,6 +34,13 @@ export const stompJmsPropertiesSchema = z.strictObject({
   virtualHost: z.string().optional(),
   /** Broker connections shared by all sessions of the service. @default 2 */
   poolSize: z.number().int().min(1).max(64).default(D.poolSize),
+  /**
+   * Broker connections of their own for durable subscriptions, on brokers that scope them by the
+   * connection's client id (ActiveMQ): one per client session that opens one. Past it, such a
+   * SUBSCRIBE gets ERROR `GW_ERR_STOMP_JMS_LIMIT`. The service holds at most `poolSize` plus
+   * this many broker connections. @default 256
+   */
+  maxDedicatedConnections: z.number().int().min(1).default(D.maxDedicatedConnections),
   /** Unsettled messages the broker may push per acknowledged subscription. @default 100 */
   prefetch: z.number().int().min(1).max(65535).default(D.prefetch),
   /**
@@ -61,7 +69,10 @@ export const stompJmsPropertiesSchema = z.strictObject({
    * reconnect; sends wait up to connectTimeoutMs), or `close` them with ERROR. @default "keep"
    */
   brokerFailure: z.enum(['keep', 'close']).default(D.brokerFailure),
-  /** Reconnect backoff: first delay, ceiling, factor, jitter (± fraction of the delay). */
+  /**
+   * Reconnect backoff: the n-th attempt in a row (from 0) waits `min(maxMs, initialMs × factor^n)`
+   * ms, moved by up to ± `jitter` of itself. @default { initialMs: 500, maxMs: 30000, factor: 2, jitter: 0.2 }
+   */
   reconnect: z
     .strictObject({
       initialMs: z.number().int().min(1).default(D.reconnectInitialMs),
