@@ -73,6 +73,9 @@ type Extracted =
   | { kind: 'none' }
   | { kind: 'malformed'; scheme: 'basic' | 'bearer' };
 
+/** What the realm and the failed-login limiter said, before the role check. */
+type Authenticated = { ok: true; subject: Subject; scheme: AuthScheme | 'none' } | (Refusal & { status: 401 | 429 });
+
 const REFRESH_KEY = /^[A-Za-z0-9_-]{16,128}$/;
 const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
 
@@ -153,8 +156,28 @@ export class Guard {
       return this.refuse(SECURITY_ERRORS.ORIGIN_REFUSED, 403, 'origin not allowed for this service') as Verdict;
     }
     const ex = this.extract(req, this.schemes);
-    const result = await this.authenticate(req.headers, ex, remote);
-    if (!result.ok) return result as Verdict;
+    const verdict = await this.admit(await this.authenticate(req.headers, ex, remote), remote);
+    if (!verdict.ok) return verdict;
+    const key = queryParam(req, 'refresh');
+    return key !== undefined && REFRESH_KEY.test(key) ? { ...verdict, refreshKey: key } : verdict;
+  }
+
+  /**
+   * Decides a session whose client presents its credentials inside its own protocol rather than in
+   * an HTTP request (a STOMP CONNECT's `login` and `passcode` over TCP): a Basic or Bearer
+   * credential, taken only when the service offers that scheme, then the failed-login limiter, the
+   * realm and the role constraints as {@link Guard.check} applies them. There is no origin,
+   * ticket or cookie on such a connection.
+   */
+  async checkCredentials(credentials: Credentials, remoteAddress: string): Promise<Verdict> {
+    const offered = credentials.scheme !== 'none' && this.schemes.has(credentials.scheme);
+    const ex: Extracted = offered ? { kind: 'login', scheme: credentials.scheme, credentials } : { kind: 'none' };
+    return this.admit(await this.authenticate({}, ex, remoteAddress), remoteAddress);
+  }
+
+  /** The role check and the `auth.ok` line after a successful authentication. */
+  private async admit(result: Authenticated, remote: string): Promise<Verdict> {
+    if (!result.ok) return result;
     const { subject, scheme } = result;
     if (!this.authorized(subject)) {
       this.o.log.info({ event: 'auth.forbidden', service: this.o.service, realm: this.o.realm.name, user: subject.user, remote }, 'user lacks the required roles');
@@ -162,8 +185,7 @@ export class Guard {
       return this.refuse(SECURITY_ERRORS.FORBIDDEN, 403, `user ${subject.user ?? ''} lacks the roles service ${this.o.service} requires`) as Verdict;
     }
     this.o.log.info({ event: 'auth.ok', service: this.o.service, realm: this.o.realm.name, user: subject.user, scheme, remote }, 'authenticated');
-    const key = queryParam(req, 'refresh');
-    return key !== undefined && REFRESH_KEY.test(key) ? { ok: true, subject, scheme, refreshKey: key } : { ok: true, subject, scheme };
+    return { ok: true, subject, scheme };
   }
 
   /** Whether a subject satisfies the service's `authorization` (any valid user when absent). */
@@ -334,7 +356,7 @@ export class Guard {
     return { kind: 'none' };
   }
 
-  private async authenticate(headers: IncomingHttpHeaders, ex: Extracted, remote: string): Promise<{ ok: true; subject: Subject; scheme: AuthScheme | 'none' } | (Refusal & { status: 401 | 429 })> {
+  private async authenticate(headers: IncomingHttpHeaders, ex: Extracted, remote: string): Promise<Authenticated> {
     const user = ex.kind === 'login' && ex.credentials.scheme === 'basic' ? ex.credentials.username : undefined;
     const limit = this.o.limiter.check(remote, user);
     if (limit.limited) {

@@ -1,16 +1,18 @@
 import http, { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
+import net, { type AddressInfo, type Socket } from 'node:net';
+import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
-import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config/load';
-import type { AcceptUri } from './config/schema';
+import { acceptFamily, isSecureAccept, type AcceptUri } from './config/schema';
 import { GATEWAY_ERRORS, type GatewayErrorSpec } from './errors';
 import { Metrics, type ServiceMetrics } from './metrics';
 import { TrustedProxies, clientAddress } from './forwarded';
-import { SECURITY_ERRORS, createSecurity, type Guard, type Security, type Subject } from '../security';
-import { Session, type Endpoints } from './session';
+import { SECURITY_ERRORS, createSecurity, type Guard, type Security, type Subject, type Verdict } from '../security';
+import { Session, type Endpoints, type Login } from './session';
+import { StreamTransport, WebSocketTransport, type Transport } from './transports';
 import { SERVICE_TYPES } from './services';
 import { sendText } from './services/http';
 import type { GatewayView, Service, ServiceType } from './services/types';
@@ -42,6 +44,22 @@ interface Listener {
   readonly prefixes: Mount[];
 }
 
+/** A `tcp://` or `tls://` listener: every connection is a session of its one service. */
+interface StreamListener {
+  readonly uri: AcceptUri;
+  readonly state: ServiceState;
+  readonly server: net.Server;
+  /** Connections not yet closed (with TLS, also those still in the handshake), cut at shutdown. */
+  readonly sockets: Set<Socket>;
+}
+
+/** Why a new connection does not become a session, and when to try again (seconds). */
+interface Refusal {
+  readonly spec: GatewayErrorSpec;
+  readonly message: string;
+  readonly retryAfter: string;
+}
+
 const NO_SERVICE = '-';
 
 /** Paths below a guarded mount that the guard answers itself (see `securityEndpoint`). */
@@ -54,7 +72,7 @@ interface SessionAuth {
   readonly refreshKey: string | undefined;
 }
 
-/** `error` listener of an upgrading socket: a module-level function, so it keeps no request alive. */
+/** `error` listener of an upgrading or refused socket: a module-level function, so it keeps no request alive. */
 function destroyOnError(this: Duplex): void {
   this.destroy();
 }
@@ -84,14 +102,16 @@ function requestPath(url: string | undefined): string | null {
 }
 
 /**
- * The running gateway: listeners (one HTTP server per host:port, shared by path), routing,
- * upgrade checks and limits, sessions, keep-alive and idle sweeps, shutdown.
+ * The running gateway: listeners (one HTTP server per host:port, shared by path; one TCP or TLS
+ * server per `tcp://` or `tls://` accept URI), routing, upgrade checks and limits, sessions,
+ * keep-alive and idle sweeps, shutdown.
  */
 export class Gateway implements GatewayView {
   readonly startedAt = Date.now();
   readonly metrics = new Metrics();
   private readonly states = new Map<string, ServiceState>();
   private readonly listeners: Listener[] = [];
+  private readonly streams: StreamListener[] = [];
   private readonly sessionSet = new Set<Session>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private started = false;
@@ -130,7 +150,11 @@ export class Gateway implements GatewayView {
   }
 
   private mount(uri: AcceptUri, type: ServiceType, state: ServiceState): void {
-    const secure = uri.scheme === 'wss' || uri.scheme === 'https';
+    if (acceptFamily(uri.scheme) === 'tcp') {
+      this.streams.push(this.createStreamListener(uri, state));
+      return;
+    }
+    const secure = isSecureAccept(uri.scheme);
     let listener = this.listeners.find((l) => l.host === uri.host && l.port === uri.port);
     if (!listener) {
       listener = this.createListener(uri.host, uri.port, secure);
@@ -167,6 +191,31 @@ export class Gateway implements GatewayView {
       if (err.code === 'ECONNRESET' || !socket.writable) socket.destroy();
       else refuseUpgrade(socket, 400, 'malformed HTTP request');
     });
+    return listener;
+  }
+
+  private createStreamListener(uri: AcceptUri, state: ServiceState): StreamListener {
+    const sockets = new Set<Socket>();
+    const track = (socket: Socket): void => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    };
+    const onSocket = (socket: Socket): void => this.onStream(listener, socket);
+    let server: net.Server;
+    if (uri.scheme === 'tls') {
+      const tlsContexts = this.security.tls;
+      if (!tlsContexts) throw new Error(`${uri.href} is a TLS listener but no tls: certificates are configured`);
+      const tlsServer = tls.createServer(tlsContexts.serverOptions());
+      tlsContexts.attach(tlsServer);
+      tlsServer.on('connection', track);
+      tlsServer.on('secureConnection', onSocket);
+      server = tlsServer;
+    } else {
+      server = net.createServer();
+      server.on('connection', track);
+      server.on('connection', onSocket);
+    }
+    const listener: StreamListener = { uri, state, server, sockets };
     return listener;
   }
 
@@ -284,21 +333,10 @@ export class Gateway implements GatewayView {
       refuse(GATEWAY_ERRORS.BAD_UPGRADE, 'malformed upgrade: expected GET with Upgrade: websocket');
       return;
     }
-    if (this.stopping) {
-      refuse(GATEWAY_ERRORS.TOO_MANY_CONNECTIONS, 'Gangway is shutting down', { 'Retry-After': '5' });
-      return;
-    }
     const remote = clientAddress(req.socket.remoteAddress ?? 'unknown', req.headers, this.trusted);
-    if (!this.takeToken(state, remote)) {
-      refuse(GATEWAY_ERRORS.RATE_LIMITED, `too many new connections from ${remote}: limit ${svc.limits.connectionsPerSecondPerIp}/s`, { 'Retry-After': '1' });
-      return;
-    }
-    if (state.sessions.size >= svc.limits.maxConnections) {
-      refuse(GATEWAY_ERRORS.TOO_MANY_CONNECTIONS, `service ${svc.name} is at its limit of ${svc.limits.maxConnections} connections`, { 'Retry-After': '5' });
-      return;
-    }
-    if (this.sessionSet.size >= this.config.limits.maxConnections) {
-      refuse(GATEWAY_ERRORS.TOO_MANY_CONNECTIONS, `Gangway is at its limit of ${this.config.limits.maxConnections} connections`, { 'Retry-After': '5' });
+    const refusal = this.admission(state, remote);
+    if (refusal) {
+      refuse(refusal.spec, refusal.message, { 'Retry-After': refusal.retryAfter });
       return;
     }
     const offered = (req.headers['sec-websocket-protocol'] ?? '')
@@ -320,7 +358,7 @@ export class Gateway implements GatewayView {
     const wss = state.wss;
     const { guard } = state;
     if (!guard) {
-      wss.handleUpgrade(req, socket, head, (ws) => this.openSession(state, ws, remote, endpoints, null));
+      wss.handleUpgrade(req, socket, head, (ws) => this.openWebSocket(state, ws, remote, endpoints, null));
       return;
     }
     socket.pause();
@@ -343,13 +381,50 @@ export class Gateway implements GatewayView {
         }
         socket.resume();
         const auth = { guard, subject: verdict.subject, refreshKey: verdict.refreshKey };
-        wss.handleUpgrade(req, socket, head, (ws) => this.openSession(state, ws, remote, endpoints, auth));
+        wss.handleUpgrade(req, socket, head, (ws) => this.openWebSocket(state, ws, remote, endpoints, auth));
       },
       (err: Error) => {
         this.log.error({ service: svc.name, err: err.message }, 'authentication failed');
         refuseUpgrade(socket, 500, 'authentication failed');
       },
     );
+  }
+
+  /**
+   * A connection on a `tcp://` or `tls://` listener (after the TLS handshake): the limits of an
+   * upgrade, then a session. There is no HTTP to answer a refusal with: the socket is closed at
+   * once and the code counted and logged. The client's address is the socket's peer (no
+   * `Forwarded` on a byte stream).
+   */
+  private onStream(listener: StreamListener, socket: Socket): void {
+    socket.on('error', destroyOnError);
+    const { state } = listener;
+    const svc = state.service.config;
+    const remote = socket.remoteAddress ?? 'unknown';
+    const refusal = this.admission(state, remote);
+    if (refusal) {
+      state.metrics.error(refusal.spec.code);
+      this.log.debug({ service: svc.name, remote, code: refusal.spec.code }, refusal.message);
+      socket.destroy();
+      return;
+    }
+    socket.off('error', destroyOnError);
+    socket.setNoDelay(true);
+    // No pings on a byte stream: TCP keep-alive probes find a peer that vanished.
+    if (svc.limits.pingIntervalMs > 0) socket.setKeepAlive(true, svc.limits.pingIntervalMs);
+    const endpoints = { remotePort: socket.remotePort ?? 0, localAddress: socket.localAddress ?? '', localPort: socket.localPort ?? 0 };
+    this.openSession(state, new StreamTransport(socket), remote, endpoints, null);
+  }
+
+  /** Whether a new connection from `remote` may become a session of the service now; the refusal when not. */
+  private admission(state: ServiceState, remote: string): Refusal | null {
+    const svc = state.service.config;
+    const { TOO_MANY_CONNECTIONS, RATE_LIMITED } = GATEWAY_ERRORS;
+    if (this.stopping) return { spec: TOO_MANY_CONNECTIONS, message: 'Gangway is shutting down', retryAfter: '5' };
+    if (!this.takeToken(state, remote)) return { spec: RATE_LIMITED, message: `too many new connections from ${remote}: limit ${svc.limits.connectionsPerSecondPerIp}/s`, retryAfter: '1' };
+    if (state.sessions.size >= svc.limits.maxConnections) return { spec: TOO_MANY_CONNECTIONS, message: `service ${svc.name} is at its limit of ${svc.limits.maxConnections} connections`, retryAfter: '5' };
+    if (this.sessionSet.size >= this.config.limits.maxConnections) return { spec: TOO_MANY_CONNECTIONS, message: `Gangway is at its limit of ${this.config.limits.maxConnections} connections`, retryAfter: '5' };
+    return null;
   }
 
   /**
@@ -369,14 +444,8 @@ export class Gateway implements GatewayView {
     return true;
   }
 
-  private openSession(state: ServiceState, ws: WebSocket, remote: string, endpoints: Endpoints, auth: SessionAuth | null): void {
-    const svc = state.service.config;
-    const session = new Session(ws, svc.name, remote, svc.limits, state.metrics, this.log, endpoints, auth?.subject ?? null);
-    state.sessions.add(session);
-    this.sessionSet.add(session);
-    state.metrics.sessionsCurrent++;
-    state.metrics.sessionsTotal++;
-    this.log.info({ event: 'session.open', session: session.id, service: svc.name, remote, user: auth?.subject.user, protocol: ws.protocol || undefined }, 'session open');
+  private openWebSocket(state: ServiceState, ws: WebSocket, remote: string, endpoints: Endpoints, auth: SessionAuth | null): void {
+    const session = this.openSession(state, new WebSocketTransport(ws), remote, endpoints, auth);
     ws.on('pong', () => {
       session.awaitingPong = false;
     });
@@ -387,8 +456,20 @@ export class Gateway implements GatewayView {
       session.fail(tooLarge ? GATEWAY_ERRORS.MESSAGE_TOO_LARGE : GATEWAY_ERRORS.WEBSOCKET_PROTOCOL);
       this.log.debug({ session: session.id, err: err.message }, 'websocket error');
     });
-    ws.on('close', (code: number, reasonBuf: Buffer) => {
-      const reason = reasonBuf.toString();
+  }
+
+  private openSession(state: ServiceState, transport: Transport, remote: string, endpoints: Endpoints, auth: SessionAuth | null): Session {
+    const svc = state.service.config;
+    const session = new Session(transport, svc.name, remote, svc.limits, state.metrics, this.log, endpoints, auth?.subject ?? null);
+    state.sessions.add(session);
+    this.sessionSet.add(session);
+    state.metrics.sessionsCurrent++;
+    state.metrics.sessionsTotal++;
+    this.log.info(
+      { event: 'session.open', session: session.id, service: svc.name, transport: transport.kind, remote, user: auth?.subject.user, protocol: transport.protocol || undefined },
+      'session open',
+    );
+    transport.onClose((code: number, reason: string) => {
       state.sessions.delete(session);
       this.sessionSet.delete(session);
       state.metrics.sessionsCurrent--;
@@ -398,8 +479,9 @@ export class Gateway implements GatewayView {
           event: 'session.close',
           session: session.id,
           service: svc.name,
+          transport: transport.kind,
           remote,
-          user: auth?.subject.user,
+          user: session.subject?.user,
           durationMs: Date.now() - session.startedAt,
           bytesIn: session.bytesIn,
           bytesOut: session.bytesOut,
@@ -412,6 +494,8 @@ export class Gateway implements GatewayView {
         'session close',
       );
     });
+    // A guarded service's session that came without an upgrade logs in inside its protocol.
+    if (state.guard && !auth) session.requireLogin(this.loginFor(state.guard, session));
     (state.service.handleSession as (s: Session) => void).call(state.service, session);
     if (auth) {
       // Tracked once the service holds the session, so a deadline reaches its farewell: the
@@ -419,6 +503,34 @@ export class Gateway implements GatewayView {
       auth.guard.track(session.id, auth.subject, (code, reason, spec) => session.closeWithFarewell(code, reason, spec), auth.refreshKey);
       session.onClose(() => void auth.guard.end(session.id));
     }
+    return session;
+  }
+
+  /**
+   * How a session without an upgrade (TCP) of a guarded service logs in: the credentials its
+   * client sent in its protocol go through the guard (limiter, realm, roles); once admitted the
+   * session is tracked as an upgraded one is (expiry, lifetime, logout at its end).
+   */
+  private loginFor(guard: Guard, session: Session): Login {
+    return async (credentials) => {
+      let verdict: Verdict;
+      try {
+        verdict = await guard.checkCredentials(credentials, session.remoteAddress);
+      } catch (err) {
+        this.log.error({ service: session.service, err: (err as Error).message }, 'authentication failed');
+        return { ok: false, code: SECURITY_ERRORS.AUTH_FAILED.code, message: 'authentication failed' };
+      }
+      if (!verdict.ok) return { ok: false, code: verdict.code, message: verdict.body };
+      const { subject } = verdict;
+      if (session.closed) {
+        await guard.release(subject);
+        return { ok: false, code: SECURITY_ERRORS.AUTH_REQUIRED.code, message: 'the session closed during its login' };
+      }
+      this.log.info({ event: 'session.login', session: session.id, service: session.service, user: subject.user }, 'session logged in');
+      guard.track(session.id, subject, (code, reason, spec) => session.closeWithFarewell(code, reason, spec));
+      session.onClose(() => void guard.end(session.id));
+      return { ok: true, subject };
+    };
   }
 
   /** Once a second: idle timeouts, keep-alive pings, slow consumers, stale rate buckets. */
@@ -430,21 +542,21 @@ export class Gateway implements GatewayView {
         s.active = false;
         s.lastActiveAt = now;
       } else if (idleTimeoutMs > 0 && now - s.lastActiveAt >= idleTimeoutMs) {
-        s.close(GATEWAY_ERRORS.IDLE_TIMEOUT.close, 'idle timeout', GATEWAY_ERRORS.IDLE_TIMEOUT);
+        s.closeByGateway(GATEWAY_ERRORS.IDLE_TIMEOUT.close, 'idle timeout', GATEWAY_ERRORS.IDLE_TIMEOUT);
         continue;
       }
       if (s.pausedSince > 0 && now - s.pausedSince >= slowConsumerMs) {
-        s.close(GATEWAY_ERRORS.SLOW_CONSUMER.close, 'slow consumer', GATEWAY_ERRORS.SLOW_CONSUMER);
+        s.closeByGateway(GATEWAY_ERRORS.SLOW_CONSUMER.close, 'slow consumer', GATEWAY_ERRORS.SLOW_CONSUMER);
         continue;
       }
-      if (pingIntervalMs > 0 && now >= s.nextPingAt) {
+      if (pingIntervalMs > 0 && s.transport.ping !== undefined && now >= s.nextPingAt) {
         if (s.awaitingPong) {
           s.close(1006, 'ping timeout', GATEWAY_ERRORS.PING_TIMEOUT);
           continue;
         }
         s.awaitingPong = true;
         s.nextPingAt = now + pingIntervalMs;
-        s.ws.ping();
+        s.transport.ping();
       }
     }
     for (const state of this.states.values()) {
@@ -461,18 +573,15 @@ export class Gateway implements GatewayView {
         throw new Error(`service ${st.service.config.name}: ${(err as Error).message}`, { cause: err });
       }
     }
-    await Promise.all(
-      this.listeners.map(
-        (l) =>
-          new Promise<void>((resolve, reject) => {
-            l.server.once('error', reject);
-            l.server.listen(l.port, l.host, () => {
-              l.server.off('error', reject);
-              resolve();
-            });
-          }),
-      ),
-    );
+    const listen = (server: net.Server, port: number, host: string): Promise<void> =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    await Promise.all([...this.listeners.map((l) => listen(l.server, l.port, l.host)), ...this.streams.map((l) => listen(l.server, l.uri.port, l.uri.host))]);
     this.started = true;
     this.sweepTimer = setInterval(() => this.sweep(), 1000);
     this.sweepTimer.unref();
@@ -480,6 +589,11 @@ export class Gateway implements GatewayView {
       const { port } = l.server.address() as AddressInfo;
       const mounts = [...l.prefixes.map((m) => `${m.path} (${m.service.config.name})`), ...[...l.exact.entries()].map(([p, m]) => `${p} (${m.service.config.name})`)];
       this.log.info({ event: 'listen', host: l.host, port, tls: l.secure, mounts }, `listening on ${l.secure ? 'https' : 'http'}://${l.host}:${port}`);
+    }
+    for (const l of this.streams) {
+      const { port } = l.server.address() as AddressInfo;
+      const name = l.state.service.config.name;
+      this.log.info({ event: 'listen', host: l.uri.host, port, tls: l.uri.scheme === 'tls', service: name }, `listening on ${l.uri.scheme}://${l.uri.host}:${port} (${name})`);
     }
   }
 
@@ -490,23 +604,33 @@ export class Gateway implements GatewayView {
     return (l.server.address() as AddressInfo).port;
   }
 
+  /** The port a service's `tcp://` or `tls://` listener got (useful with port 0): its first one, or the one of `scheme`. */
+  streamPort(service: string, scheme?: 'tcp' | 'tls'): number {
+    const l = this.streams.find((x) => x.state.service.config.name === service && (scheme === undefined || x.uri.scheme === scheme));
+    if (!l) throw new Error(`service ${service} has no ${scheme ?? 'tcp:// or tls://'} listener`);
+    return (l.server.address() as AddressInfo).port;
+  }
+
   /**
-   * Stops accepting, closes every session with 1001, waits up to `shutdownDrainMs` for them to
+   * Stops accepting, closes every session with 1001 (over TCP, after the service's own farewell:
+   * a STOMP ERROR frame "Gangway shutting down"), waits up to `shutdownDrainMs` for them to
    * close, cuts what remains, and releases the services.
    */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-    const closed = Promise.all(this.listeners.map((l) => new Promise<void>((resolve) => l.server.close(() => resolve()))));
+    const servers: net.Server[] = [...this.listeners.map((l) => l.server), ...this.streams.map((l) => l.server)];
+    const closed = Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     const { SHUTDOWN } = GATEWAY_ERRORS;
-    for (const s of this.sessionSet) s.close(SHUTDOWN.close, 'Gangway shutting down', SHUTDOWN);
+    for (const s of this.sessionSet) s.closeByGateway(SHUTDOWN.close, 'Gangway shutting down', SHUTDOWN);
     const deadline = Date.now() + this.config.limits.shutdownDrainMs;
     while (this.sessionSet.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
     // Sessions cut at the deadline still end (and log their close line) before stop resolves.
-    const cut = [...this.sessionSet].map((s) => new Promise<void>((resolve) => s.ws.once('close', () => resolve())));
-    for (const s of this.sessionSet) s.ws.terminate();
+    const cut = [...this.sessionSet].map((s) => new Promise<void>((resolve) => s.transport.onClose(() => resolve())));
+    for (const s of this.sessionSet) s.transport.terminate();
     for (const l of this.listeners) l.server.closeAllConnections();
+    for (const l of this.streams) for (const socket of l.sockets) socket.destroy();
     await Promise.all([closed, ...cut]);
     await Promise.all([...this.states.values()].map((st) => st.service.close?.()));
     this.security.close();
@@ -522,7 +646,7 @@ export class Gateway implements GatewayView {
   }
 
   listening(): boolean {
-    return this.started && !this.stopping && this.listeners.every((l) => l.server.listening);
+    return this.started && !this.stopping && this.listeners.every((l) => l.server.listening) && this.streams.every((l) => l.server.listening);
   }
 
   metricsText(): Promise<{ contentType: string; body: string }> {

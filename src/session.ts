@@ -1,9 +1,12 @@
-import type { WebSocket, RawData } from 'ws';
 import type { Logger } from 'pino';
 import { SOCKET_READ_BYTES, type SessionLimits } from './config/defaults';
 import type { ServiceMetrics } from './metrics';
 import type { GatewayErrorSpec } from './errors';
 import type { Subject } from '../security/subject';
+import type { Credentials } from '../security/login-module';
+import type { Source, Transport } from './transports';
+
+export type { Source } from './transports';
 
 /**
  * How a service ends its session in the session's own protocol when Gangway ends it for a reason
@@ -13,11 +16,22 @@ import type { Subject } from '../security/subject';
  */
 export type Farewell = (code: number, reason: string, error: GatewayErrorSpec) => void;
 
-/** Something that can stop and restart producing data (a socket, a WebSocket). */
-export interface Source {
-  pause(): void;
-  resume(): void;
+/** A refused login: the catalogue code and a one-line reason for the client. */
+export interface LoginRefusal {
+  readonly ok: false;
+  readonly code: string;
+  readonly message: string;
 }
+
+/** What {@link Session.login} decided: the user, or why not. */
+export type LoginResult = { readonly ok: true; readonly user: string | undefined } | LoginRefusal;
+
+/**
+ * Authenticates a session from credentials its client sent inside its own protocol (STOMP
+ * CONNECT `login` and `passcode`), for transports that have no HTTP handshake to carry them. It
+ * never rejects: a failure of the realm is a refusal.
+ */
+export type Login = (credentials: Credentials) => Promise<{ readonly ok: true; readonly subject: Subject } | LoginRefusal>;
 
 let nextId = 0;
 
@@ -94,9 +108,12 @@ export class Session {
   private readonly closeListeners: ((code: number, reason: string) => void)[] = [];
   private peer: Source;
   private farewell: Farewell | null = null;
+  private loginHandler: Login | null = null;
+  private authSubject: Subject | null;
 
   constructor(
-    readonly ws: WebSocket,
+    /** How the client is connected: WebSocket, or a TCP or TLS byte stream. */
+    readonly transport: Transport,
     readonly service: string,
     /** The client's address: the socket's peer, or the forwarded address when the peer is a trusted proxy. */
     readonly remoteAddress: string,
@@ -105,17 +122,59 @@ export class Session {
     readonly log: Logger,
     /** The TCP endpoints of the client's connection, as Gangway sees them. */
     readonly endpoints: Readonly<Endpoints> = { remotePort: 0, localAddress: '', localPort: 0 },
-    /** Who the client authenticated as, on a guarded service. */
-    readonly subject: Subject | null = null,
+    /** Who the client authenticated as at the upgrade, on a guarded service. */
+    subject: Subject | null = null,
   ) {
+    this.authSubject = subject;
     this.nextPingAt = this.startedAt + limits.pingIntervalMs;
-    this.peer = ws;
+    this.peer = transport;
     this.toClient = new Valve(this, { pause: () => this.peer.pause(), resume: () => this.peer.resume() });
   }
 
-  /** The subprotocol agreed at the upgrade ('' for none). */
+  /** The subprotocol agreed at the upgrade ('' for none, and on TCP). */
   get protocol(): string {
-    return this.ws.protocol;
+    return this.transport.protocol;
+  }
+
+  /**
+   * Who the client authenticated as, on a guarded service: at the upgrade, or through
+   * {@link Session.login} on transports without one; `null` until then and on unguarded services.
+   */
+  get subject(): Subject | null {
+    return this.authSubject;
+  }
+
+  /** Each message from the client (each read, on TCP), with whether it is binary. */
+  onMessage(listener: (data: Buffer, binary: boolean) => void): void {
+    this.transport.onMessage(listener);
+  }
+
+  /**
+   * Whether the service must authenticate the client from credentials in its own protocol, with
+   * {@link Session.login}, before serving it: a guarded service's session that arrived without an
+   * HTTP handshake (TCP).
+   */
+  get loginRequired(): boolean {
+    return this.loginHandler !== null;
+  }
+
+  /** Set by the gateway on a session that must log in (see {@link Session.loginRequired}). */
+  requireLogin(login: Login): void {
+    this.loginHandler = login;
+  }
+
+  /**
+   * Authenticates the client through the service's realm and role constraints, once: on success
+   * {@link Session.subject} is set and no further login is required.
+   */
+  async login(credentials: Credentials): Promise<LoginResult> {
+    const login = this.loginHandler;
+    if (login === null) return { ok: true, user: this.subject?.user };
+    const result = await login(credentials);
+    if (!result.ok) return result;
+    this.loginHandler = null;
+    this.authSubject = result.subject;
+    return { ok: true, user: result.subject.user };
   }
 
   /** Names what produces the data sent to the client, so it is paused when the client is slow. */
@@ -142,12 +201,12 @@ export class Session {
     this.metrics.messagesOut++;
     this.active = true;
     this.toClient.add(n);
-    this.ws.send(data, { binary }, () => this.toClient.release(n));
+    this.transport.send(data, binary, () => this.toClient.release(n));
   }
 
   /** A flow-control valve for a receiver other than the client, pausing the client's reads. */
   valveFromClient(): Valve {
-    return new Valve(this, this.ws);
+    return new Valve(this, this.transport);
   }
 
   /** Ends the session with a close code; `error` names the catalogue entry when it is an error. */
@@ -156,8 +215,18 @@ export class Session {
     if (this.closed || this.closeSent !== undefined) return;
     this.closeSent = code;
     this.closeReasonSent = reason;
-    if (code === 1006) this.ws.terminate();
-    else this.ws.close(code, reason);
+    if (code === 1006) this.transport.terminate();
+    else this.transport.close(code, reason);
+  }
+
+  /**
+   * Ends the session for a reason of Gangway's own (idle timeout, slow consumer, shutdown). A
+   * WebSocket client reads it in the close frame; over a transport whose close carries no code or
+   * reason (TCP) the service's {@link Farewell} tells the client first, in its protocol.
+   */
+  closeByGateway(code: number, reason: string, error: GatewayErrorSpec): void {
+    if (this.transport.closeFrames) this.close(code, reason, error);
+    else this.closeWithFarewell(code, reason, error);
   }
 
   /** Names how the service ends the session in its protocol (protocol-aware services set it). */
@@ -190,16 +259,10 @@ export class Session {
     this.closeListeners.push(listener);
   }
 
-  /** Called once by the gateway when the WebSocket has closed. */
+  /** Called once by the gateway when the connection has closed. */
   ended(code: number, reason: string): void {
     if (this.closed) return;
     this.closed = true;
     for (const l of this.closeListeners) l(code, reason);
   }
-}
-
-/** With `binaryType` left at 'nodebuffer', ws hands every message over as one Buffer. */
-export function asBuffer(data: RawData): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  return Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve, dirname } from 'node:path';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
-import { configSchema, parseAcceptUri, type AcceptUri, type RawConfig } from './schema';
+import { acceptFamily, configSchema, isSecureAccept, parseAcceptUri, type AcceptUri, type RawConfig } from './schema';
 import { DEFAULT_GATEWAY_LIMITS, DEFAULT_LOG_LEVEL, DEFAULT_SESSION_LIMITS, type GatewayLimits } from './defaults';
 import type { ServiceConfig, ServiceType } from '../services/types';
 import type { SecurityConfigInput } from '../../security/schema';
@@ -15,7 +15,7 @@ export interface GatewayConfig {
   readonly limits: Readonly<GatewayLimits>;
   /** Realms, TLS certificates, cookies, tickets and login limits, as `createSecurity` takes them. */
   readonly security: SecurityConfigInput;
-  /** Whether any accept URI is wss:// or https:// (then `tls:` is set). */
+  /** Whether any accept URI is wss://, https:// or tls:// (then `tls:` is set). */
   readonly secureListeners: boolean;
   /** Folder relative paths in the file resolve against. */
   readonly baseDir: string;
@@ -201,6 +201,8 @@ export function buildConfig(input: unknown, options: BuildOptions, doc?: Documen
   const sessionDefaults = { ...DEFAULT_SESSION_LIMITS, ...raw.gangway?.sessionLimits };
   const names = new Set<string>();
   const mounts = new Map<string, string>();
+  /** Listeners by host:port: the first service on each, and whether it is a tcp:// or tls:// one. */
+  const ports = new Map<string, { readonly service: string; readonly stream: boolean }>();
   const services: ServiceConfig[] = [];
   const realmNames = new Set((raw.realms ?? []).map((r) => r.name));
   /** Indexes of services that inject credentials from the keyring, and of the keyring service. */
@@ -227,19 +229,40 @@ export function buildConfig(input: unknown, options: BuildOptions, doc?: Documen
         problems.push({ path: at(key), message: uri });
         return;
       }
-      const plain = uri.scheme === 'wss' ? 'ws' : uri.scheme === 'https' ? 'http' : uri.scheme;
-      if (!type.accepts.includes(plain)) {
+      const family = acceptFamily(uri.scheme);
+      if (!type.accepts.includes(family)) {
         const want = type.accepts.map((s) => `${s}://`).join(' or ');
         problems.push({ path: at(key), message: `type ${svc.type} accepts ${want} URIs, got ${JSON.stringify(text)}` });
         return;
       }
-      if (uri.scheme === 'wss' || uri.scheme === 'https') {
+      if (isSecureAccept(uri.scheme)) {
         if (!raw.tls) {
           problems.push({ path: at(key), message: `${uri.scheme}:// needs tls (certificates) at the top level` });
           return;
         }
         secureListeners = true;
       }
+      const hostPort = `${uri.host}:${uri.port}`;
+      // Port 0 asks for a free port: every tcp:// listener on it gets one of its own.
+      const taken = uri.port === 0 ? undefined : ports.get(hostPort);
+      if (family === 'tcp') {
+        if (svc.auth && !type.protocolLogin) {
+          problems.push({ path: at(key), message: `type ${svc.type} cannot authenticate ${uri.scheme}:// sessions (no HTTP upgrade carries their credentials); remove auth or this URI` });
+          return;
+        }
+        if (taken !== undefined) {
+          problems.push({ path: at(key), message: `${hostPort} is already taken by service ${JSON.stringify(taken.service)}; a ${uri.scheme}:// listener needs a port of its own` });
+          return;
+        }
+        ports.set(hostPort, { service: svc.name, stream: true });
+        accept.push(uri);
+        return;
+      }
+      if (taken?.stream) {
+        problems.push({ path: at(key), message: `${hostPort} is already taken by service ${JSON.stringify(taken.service)} (a tcp:// or tls:// listener)` });
+        return;
+      }
+      if (taken === undefined && uri.port !== 0) ports.set(hostPort, { service: svc.name, stream: false });
       const mountKey = `${uri.host}:${uri.port}${uri.path}${type.exactPaths ? ' (exact)' : ''}`;
       const other = mounts.get(mountKey);
       if (other !== undefined) {
@@ -277,6 +300,9 @@ export function buildConfig(input: unknown, options: BuildOptions, doc?: Documen
       problems.push({ path: at('auth.realm'), message: `expected ${known}, got ${JSON.stringify(svc.auth.realm)}` });
     }
     if (type.requiresAuth !== undefined && !svc.auth) problems.push({ path: at('auth'), message: `required for type ${svc.type}: ${type.requiresAuth}` });
+    if (svc.auth && accept.some((u) => acceptFamily(u.scheme) === 'tcp') && !svc.auth.schemes.some((x) => x === 'basic' || x === 'bearer')) {
+      problems.push({ path: at('auth.schemes'), message: 'tcp:// and tls:// sessions log in with CONNECT login and passcode: offer basic or bearer' });
+    }
     const props = type.properties.safeParse(svc.properties ?? {}, { reportInput: true });
     if (!props.success) problems.push(...zodProblems(props.error.issues, ['services', i, 'properties'], secretPaths));
     if (injectsFromKeyring(props.data)) {

@@ -12,16 +12,28 @@ import {
 
 /** `ws://host:port/path` and friends, parsed once at load. */
 export interface AcceptUri {
-  readonly scheme: 'ws' | 'wss' | 'http' | 'https';
+  readonly scheme: 'ws' | 'wss' | 'http' | 'https' | 'tcp' | 'tls';
   readonly host: string;
   readonly port: number;
-  /** Mount path, normalised: leading slash, no trailing slash except for the root. */
+  /** Mount path, normalised: leading slash, no trailing slash except for the root (`/` for `tcp://` and `tls://`). */
   readonly path: string;
   readonly href: string;
 }
 
-const ACCEPT_SCHEMES = new Set(['ws:', 'wss:', 'http:', 'https:']);
+/** The family of an accept scheme, as service types declare it: `wss` is `ws`, `https` is `http`, `tls` is `tcp`. */
+export function acceptFamily(scheme: AcceptUri['scheme']): 'ws' | 'http' | 'tcp' {
+  return scheme === 'wss' ? 'ws' : scheme === 'https' ? 'http' : scheme === 'tls' ? 'tcp' : scheme;
+}
+
+/** Whether an accept URI is served over TLS. */
+export function isSecureAccept(scheme: AcceptUri['scheme']): boolean {
+  return scheme === 'wss' || scheme === 'https' || scheme === 'tls';
+}
+
+const ACCEPT_SCHEMES = new Set(['ws:', 'wss:', 'http:', 'https:', 'tcp:', 'tls:']);
+const STREAM_SCHEMES = new Set(['tcp:', 'tls:']);
 const DEFAULT_PORTS: Record<string, number> = { 'ws:': 80, 'http:': 80, 'wss:': 443, 'https:': 443 };
+const EXPECTED = 'expected a ws://, wss://, http://, https://, tcp:// or tls:// URI';
 
 /** Parses an accept URI; returns a message saying what was expected when it is not one. */
 export function parseAcceptUri(text: string): AcceptUri | string {
@@ -29,16 +41,23 @@ export function parseAcceptUri(text: string): AcceptUri | string {
   try {
     url = new URL(text);
   } catch {
-    return `expected a ws://, wss://, http:// or https:// URI, got ${JSON.stringify(text)}`;
+    return `${EXPECTED}, got ${JSON.stringify(text)}`;
   }
   if (!ACCEPT_SCHEMES.has(url.protocol)) {
-    return `expected a ws://, wss://, http:// or https:// URI, got ${JSON.stringify(text)}`;
+    return `${EXPECTED}, got ${JSON.stringify(text)}`;
   }
   if (url.username || url.password) return `accept URIs carry no credentials, got ${JSON.stringify(url.origin)} with user info`;
   if (url.search || url.hash) return `accept URIs carry no query or fragment, got ${JSON.stringify(text)}`;
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  if (STREAM_SCHEMES.has(url.protocol)) {
+    // A byte stream has no paths to route by: one listener per host and port, for one service.
+    const scheme = url.protocol.slice(0, -1);
+    if (!host || url.port === '') return `expected ${scheme}://HOST:PORT, got ${JSON.stringify(text)}`;
+    if (url.pathname !== '' && url.pathname !== '/') return `${scheme}:// accept URIs carry no path, got ${JSON.stringify(text)}`;
+    return { scheme: scheme as AcceptUri['scheme'], host, port: Number(url.port), path: '/', href: text };
+  }
   let path = decodeURIComponent(url.pathname);
   if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
-  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   return {
     scheme: url.protocol.slice(0, -1) as AcceptUri['scheme'],
     host,
@@ -107,7 +126,7 @@ export const configSchema = z.strictObject({
   services: z.array(serviceSchema).min(1, { message: 'expected at least one service' }),
   /** Named chains of login modules (security/README.md). */
   realms: realmsConfigSchema.optional(),
-  /** Certificates for wss:// and https:// accept URIs, chosen by SNI and reloaded when renewed. */
+  /** Certificates for wss://, https:// and tls:// accept URIs, chosen by SNI and reloaded when renewed. */
   tls: tlsConfigSchema.optional(),
   /** The encrypted session cookie. */
   cookies: cookiesConfigSchema.optional(),

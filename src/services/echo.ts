@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import type { RawData } from 'ws';
-import { asBuffer, type Session } from '../session';
+import type { Session } from '../session';
 import type { Service, ServiceType } from './types';
 
 /** `echo`: every message comes back as it was sent, text as text and binary as binary. */
@@ -13,10 +12,9 @@ export const echoType: ServiceType<Record<string, never>> = {
     return {
       config,
       handleSession(session: Session): void {
-        session.ws.on('message', (data: RawData, isBinary: boolean) => {
-          const buf = asBuffer(data);
-          session.received(buf.length);
-          session.send(buf, isBinary);
+        session.onMessage((data, isBinary) => {
+          session.received(data.length);
+          session.send(data, isBinary);
         });
       },
     };

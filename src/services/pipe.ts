@@ -3,13 +3,12 @@ import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
 import { z } from 'zod';
-import type { RawData } from 'ws';
 import type { Logger } from 'pino';
 import { WireError } from '../../validators/types';
 import { GATEWAY_ERRORS, type GatewayErrorSpec } from '../errors';
 import { redactUri } from '../log';
 import type { ServiceMetrics } from '../metrics';
-import { asBuffer, type Session, type Valve } from '../session';
+import type { Session, Valve } from '../session';
 import { proxyHeaderV2 } from './proxy-protocol';
 import type { Readiness, ServiceConfig } from './types';
 
@@ -201,7 +200,7 @@ export interface PipeContext {
  */
 export function runPipe(session: Session, ctx: PipeContext, transform: Transform): void {
   const { config, metrics, log } = ctx;
-  const { ws, limits } = session;
+  const { limits } = session;
   const target = targetOf(config);
   let secure = (config.connect as URL).protocol === 'tls:';
   let connected = false;
@@ -388,8 +387,7 @@ export function runPipe(session: Session, ctx: PipeContext, transform: Transform
     );
   }
 
-  ws.on('message', (raw: RawData, isBinary: boolean) => {
-    const data = asBuffer(raw);
+  session.onMessage((data, isBinary) => {
     session.received(data.length);
     if (sock.destroyed || session.closeSent !== undefined) return;
     if (held !== null) {

@@ -59,7 +59,7 @@ export interface Service {
    * `subject` is the authenticated user when the service is guarded.
    */
   handleRequest?(req: IncomingMessage, res: ServerResponse, subpath: string, subject?: Subject): void;
-  /** Takes over an accepted WebSocket session. */
+  /** Takes over an accepted session (WebSocket, or TCP for types that accept `tcp`). */
   handleSession?(session: Session): void;
   /**
    * Opens what the service needs before the gateway listens (a store, a key); a rejection stops
@@ -77,8 +77,18 @@ export interface Service {
 /** A service type: a line in the registry (`src/services/index.ts`). */
 export interface ServiceType<P = unknown> {
   readonly type: string;
-  /** Accept URI schemes: `ws` (WebSocket sessions) and/or `http` (requests); `wss`/`https` follow. */
-  readonly accepts: readonly ('ws' | 'http')[];
+  /**
+   * Accept URI schemes: `ws` (WebSocket sessions), `http` (requests), `tcp` (sessions over a plain
+   * byte stream, one listener per host and port); `wss`/`https`/`tls` follow. A type that takes
+   * `tcp` frames the client's bytes itself: they arrive as read, split anywhere.
+   */
+  readonly accepts: readonly ('ws' | 'http' | 'tcp')[];
+  /**
+   * Set when the type authenticates a session from credentials in its own protocol, through
+   * `Session.login` (`stomp.jms`: the CONNECT frame's `login` and `passcode`). Only such a type
+   * may be guarded (`auth:`) and take `tcp://` or `tls://` accept URIs, which have no HTTP upgrade.
+   */
+  readonly protocolLogin?: boolean;
   /** Whether `connect` is required, and which schemes it takes. */
   readonly connect: { readonly required: boolean; readonly schemes: readonly string[] } | null;
   /**

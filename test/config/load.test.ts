@@ -120,7 +120,80 @@ describe('loadConfigText errors name file, line, key path, what was found and wh
       'services[0].accept: type echo accepts ws:// URIs, got "http://h:1/a"',
       'services[1].accept: accept URIs carry no credentials, got "ws://h:1" with user info',
       'services[2].accept: wss:// needs tls (certificates) at the top level',
-      'services[3].accept[1]: expected a ws://, wss://, http:// or https:// URI, got "ftp://h/d"',
+      'services[3].accept[1]: expected a ws://, wss://, http://, https://, tcp:// or tls:// URI, got "ftp://h/d"',
+    ]);
+  });
+
+  it('takes tcp:// and tls:// accept URIs for types that declare tcp, one listener per port', () => {
+    const realms = ['realms:', '  - name: corp', '    modules: [{ type: file, flag: required, options: { path: users.yaml } }]'];
+    const jms = (name: string, accept: string, extra = ''): string => `  - { name: ${name}, type: stomp.jms, accept: ${accept}, connect: "amqp://h:5672"${extra} }`;
+    const config = loadConfigText(
+      yaml(
+        'tls: { certificates: [{ cert: a.crt, key: a.key }] }',
+        ...realms,
+        'services:',
+        jms('a', '["ws://127.0.0.1:0/a", "tcp://127.0.0.1:0", "tls://[::1]:61614/"]'),
+        jms('b', '["tcp://127.0.0.1:0", "ws://127.0.0.1:0/b"]', ', auth: { realm: corp }'),
+      ),
+      opts(),
+    );
+    expect(config.services[0]?.accept.map((u) => [u.scheme, u.host, u.port, u.path])).toEqual([
+      ['ws', '127.0.0.1', 0, '/a'],
+      ['tcp', '127.0.0.1', 0, '/'],
+      ['tls', '::1', 61614, '/'],
+    ]);
+    expect(config.secureListeners).toBe(true);
+    expect(config.services[1]?.auth?.schemes).toEqual(['basic', 'bearer']);
+  });
+
+  it('reports tcp:// on a type that does not take it, a tcp:// URI with a path or no port, and tls:// without certificates', () => {
+    const text = yaml(
+      'services:',
+      '  - { name: e, type: echo, accept: "tcp://127.0.0.1:7000" }',
+      '  - { name: j, type: stomp.jms, connect: "stomp://h:61613", accept: ["tcp://127.0.0.1:7001/stomp", "tcp://127.0.0.1", "tls://127.0.0.1:7002"] }',
+    );
+    const err = problemsOf(() => loadConfigText(text, opts()));
+    expect(err.message.split('\n')).toEqual([
+      'gangway.yaml:2:36: services[0].accept: type echo accepts ws:// URIs, got "tcp://127.0.0.1:7000"',
+      'gangway.yaml:3:70: services[1].accept[0]: tcp:// accept URIs carry no path, got "tcp://127.0.0.1:7001/stomp"',
+      'gangway.yaml:3:100: services[1].accept[1]: expected tcp://HOST:PORT, got "tcp://127.0.0.1"',
+      'gangway.yaml:3:119: services[1].accept[2]: tls:// needs tls (certificates) at the top level',
+    ]);
+  });
+
+  it('reports a tcp:// port shared with another listener', () => {
+    const jms = (name: string, accept: string): string => `  - { name: ${name}, type: stomp.jms, connect: "stomp://h:61613", accept: ${accept} }`;
+    const text = yaml(
+      'services:',
+      '  - { name: e, type: echo, accept: "ws://127.0.0.1:8000/e" }',
+      jms('a', '"tcp://127.0.0.1:8000"'),
+      jms('b', '"tcp://127.0.0.1:61613"'),
+      jms('c', '["tcp://127.0.0.1:61613", "ws://127.0.0.1:61613/c"]'),
+    );
+    const err = problemsOf(() => loadConfigText(text, opts()));
+    expect(err.problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
+      'services[1].accept: 127.0.0.1:8000 is already taken by service "e"; a tcp:// listener needs a port of its own',
+      'services[3].accept[0]: 127.0.0.1:61613 is already taken by service "b"; a tcp:// listener needs a port of its own',
+      'services[3].accept[1]: 127.0.0.1:61613 is already taken by service "b" (a tcp:// or tls:// listener)',
+    ]);
+  });
+
+  it('refuses auth with tcp:// on a type that cannot log its clients in, and schemes without basic or bearer', () => {
+    const realms = ['realms:', '  - name: corp', '    modules: [{ type: file, flag: required, options: { path: users.yaml } }]'];
+    const echo = SERVICE_TYPES.get('echo');
+    if (!echo) throw new Error('echo is not registered');
+    const types = new Map([...SERVICE_TYPES, ['bytes', { ...echo, type: 'bytes', accepts: ['tcp'] as const }]]);
+    const text = yaml(
+      ...realms,
+      'services:',
+      '  - { name: b, type: bytes, accept: "tcp://127.0.0.1:7000", auth: { realm: corp } }',
+      '  - { name: j, type: stomp.jms, connect: "stomp://h:61613", accept: "tcp://127.0.0.1:7001", auth: { realm: corp, schemes: [ticket, cookie] } }',
+      '  - { name: w, type: stomp.jms, connect: "stomp://h:61613", accept: "ws://127.0.0.1:7002/w", auth: { realm: corp, schemes: [ticket] } }',
+    );
+    const err = problemsOf(() => loadConfigText(text, { ...opts(), types }));
+    expect(err.problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
+      'services[0].accept: type bytes cannot authenticate tcp:// sessions (no HTTP upgrade carries their credentials); remove auth or this URI',
+      'services[1].auth.schemes: tcp:// and tls:// sessions log in with CONNECT login and passcode: offer basic or bearer',
     ]);
   });
 
@@ -313,6 +386,7 @@ describe('fixtures', () => {
     ['unknown-type.yaml', /^unknown-type\.yaml:3:11: services\[0\]\.type: expected one of echo, directory, management, proxy, stomp.proxy, amqp.proxy, irc.proxy, xmpp.proxy, stomp.jms, keyring, got "ecko"$/],
     ['duplicate-mount.yaml', /^duplicate-mount\.yaml:7:13: services\[1\]\.accept: 127\.0\.0\.1:8000\/echo is already taken by service "first"$/],
     ['small-buffer.yaml', /^small-buffer\.yaml:7:25: services\[0\]\.limits\.maxBufferedBytes: must be at least 131072 \(two socket reads\), got number 1000$/],
+    ['tcp-accept.yaml', /^tcp-accept\.yaml:7:9: services\[1\]\.accept\[1\]: type echo accepts ws:\/\/ URIs, got "tcp:\/\/127\.0\.0\.1:61613"$/],
   ])('refuses %s', (file, expected) => {
     const err = problemsOf(() => loadConfigFile(join(FIXTURES, file), SERVICE_TYPES, {}));
     expect(err.message.split(`${FIXTURES}/`).join('')).toMatch(expected);

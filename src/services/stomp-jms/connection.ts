@@ -1,9 +1,9 @@
 /**
  * One STOMP client connection of the `stomp.jms` service: Gangway is the STOMP server
  * (https://stomp.github.io/stomp-specification-1.2.html) and carries each frame out on a broker
- * binding.
+ * binding. The client is connected over WebSocket or over a TCP or TLS byte stream; either way
+ * its bytes go through the same streaming codec.
  */
-import type { RawData } from 'ws';
 import type { Logger } from 'pino';
 import {
   MappingError,
@@ -23,7 +23,8 @@ import {
 import { StompCodecPair, encodeFrame, type StompFrame, type StompHeader, type StompLimits, type StompVersion } from '../../../validators/stomp';
 import { replyFor } from '../../../validators/stomp';
 import { WireError } from '../../../validators/types';
-import { asBuffer, type Session, type Valve } from '../../session';
+import type { Credentials } from '../../../security/login-module';
+import type { Session, Valve } from '../../session';
 import { STOMP_JMS_ERRORS, type StompJmsErrorSpec } from './errors';
 import { SplitMessage, subscriptionLine } from './frames';
 import { Outbox } from './outbox';
@@ -75,8 +76,10 @@ export class StompJmsError extends Error {
 }
 
 const SERVER = 'Gangway/0.1.0';
-/** How long a closing client gets to answer the WebSocket close before it is cut. */
+/** How long a closing client gets to answer the WebSocket close (or end its TCP side) before it is cut. */
 const CLOSE_GRACE_MS = 2000;
+/** Close code logged when a CONNECT's credentials are refused (policy violation, as for an expired authorization). */
+const LOGIN_REFUSED_CLOSE = 1008;
 const VERSIONS: readonly StompVersion[] = ['1.0', '1.1', '1.2'];
 const ACK_MODES: ReadonlySet<string> = new Set<AckMode>(['auto', 'client', 'client-individual']);
 const TEMP_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
@@ -139,6 +142,18 @@ function negotiate(acceptVersion: string | undefined, subprotocol: string): Stom
   return null;
 }
 
+/**
+ * The credentials of a CONNECT frame: `login` and `passcode` as a user name and password, a
+ * `passcode` alone as a bearer token (a JWT), none when it has neither.
+ */
+function credentialsOf(f: StompFrame): Credentials {
+  const login = f.header('login');
+  const passcode = f.header('passcode');
+  if (login !== undefined && login !== '') return { scheme: 'basic', username: login, password: passcode ?? '' };
+  if (passcode !== undefined && passcode !== '') return { scheme: 'bearer', token: passcode };
+  return { scheme: 'none' };
+}
+
 function heartBeat(header: string | undefined): [number, number] {
   const m = /^(\d+),(\d+)$/.exec(header ?? '0,0');
   return m ? [Number(m[1]), Number(m[2])] : [0, 0];
@@ -181,7 +196,7 @@ export class StompJmsConnection {
     this.ownPrefix = `${TEMP_PREFIX}${ctx.instance}.${session.id}.`;
     this.timeoutMs = session.limits.connectTimeoutMs;
     ctx.connections.add(this);
-    session.ws.on('message', (data: RawData) => this.onMessage(asBuffer(data)));
+    session.onMessage((data) => this.onMessage(data));
     session.onClose(() => this.cleanup());
     // Gangway ends the session (an expired authorization): an ERROR frame, as for any failure.
     session.setFarewell((code, reason, error) => this.fail(new StompJmsError({ code: error.code, close: code }, reason)));
@@ -280,6 +295,20 @@ export class StompJmsConnection {
     const out = version === '1.0' || sx === 0 || cy === 0 ? 0 : Math.max(sx, cy);
     const inb = version === '1.0' || sy === 0 || cx === 0 ? 0 : Math.max(sy, cx);
     this.state = 'connecting';
+    if (!this.session.loginRequired) {
+      this.open(version, out, inb);
+      return;
+    }
+    // A guarded service's client over TCP had no upgrade to authenticate: its CONNECT does.
+    void this.session.login(credentialsOf(f)).then((result) => {
+      if (this.isClosed()) return;
+      if (result.ok) this.open(version, out, inb);
+      else this.fail(new StompJmsError({ code: result.code, close: LOGIN_REFUSED_CLOSE }, result.message));
+    });
+  }
+
+  /** Takes a broker connection of the pool and answers CONNECTED once it is up. */
+  private open(version: StompVersion, out: number, inb: number): void {
     const member = this.ctx.nextMember();
     this.member = member;
     member.ready(this.timeoutMs).then(
@@ -308,9 +337,12 @@ export class StompJmsConnection {
   private startHeartBeats(out: number, inb: number): void {
     if (out > 0) {
       const beat = Buffer.from('\n');
+      // Checked every half interval, so that no gap without data is longer than the interval
+      // (a client such as stompit drops a connection silent for one interval and a small margin).
+      const half = Math.max(1, Math.floor(out / 2));
       const t = setInterval(() => {
-        if (Date.now() - this.outbox.lastSentAt >= out) this.outbox.push(beat, null);
-      }, out);
+        if (Date.now() - this.outbox.lastSentAt >= half) this.outbox.push(beat, null);
+      }, half);
       t.unref();
       this.timers.push(t);
     }
@@ -688,7 +720,7 @@ export class StompJmsConnection {
     this.session.close(code, reason.slice(0, 120), errorCode);
     // A client that does not read never answers the close handshake: cut it after a grace period.
     const cut = setTimeout(() => {
-      if (!this.session.closed) this.session.ws.terminate();
+      if (!this.session.closed) this.session.transport.terminate();
     }, CLOSE_GRACE_MS);
     cut.unref();
   }

@@ -22,7 +22,7 @@ export interface StompJmsService extends Service {
   brokerConnectionsUp(): number;
   /**
    * The most any one session (open or ended) has held for its client: bytes handed to its
-   * WebSocket and not yet written out (bounded by `limits.maxBufferedBytes` plus one frame), and
+   * connection and not yet written out (bounded by `limits.maxBufferedBytes` plus one frame), and
    * frames queued while it did not drain (bounded by `maxQueuedMessages` plus one).
    */
   peaks(): Peaks;
@@ -35,14 +35,16 @@ function bindingOf(config: ServiceConfig<StompJmsProperties>): [string, BindingE
 }
 
 /**
- * `stomp.jms`: Gangway is a STOMP 1.0–1.2 server to WebSocket clients and carries their frames
- * to a JMS-style broker through a binding (ActiveMQ over STOMP, RabbitMQ over AMQP 0-9-1 or
- * AMQP 1.0), sharing a bounded pool of broker connections and one broker subscription per
- * topic and selector among all clients.
+ * `stomp.jms`: Gangway is a STOMP 1.0–1.2 server to WebSocket clients, and to clients over plain
+ * TCP or TLS on `tcp://` and `tls://` accept URIs (who log in with CONNECT `login` and `passcode`
+ * on a guarded service), and carries their frames to a JMS-style broker through a binding
+ * (ActiveMQ over STOMP, RabbitMQ over AMQP 0-9-1 or AMQP 1.0), sharing a bounded pool of broker
+ * connections and one broker subscription per topic and selector among all clients.
  */
 export const stompJmsType: ServiceType<StompJmsProperties> = {
   type: 'stomp.jms',
-  accepts: ['ws'],
+  accepts: ['ws', 'tcp'],
+  protocolLogin: true,
   connect: { required: true, schemes: ['stomp', 'amqp', 'amqp10'] },
   defaultSubprotocols: ['v12.stomp', 'v11.stomp', 'v10.stomp'],
   properties: stompJmsPropertiesSchema,

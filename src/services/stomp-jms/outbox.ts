@@ -1,5 +1,4 @@
-import { Duplex } from 'node:stream';
-import type { WebSocket } from 'ws';
+import type { Duplex } from 'node:stream';
 import type { Session, Source } from '../../session';
 
 interface Item {
@@ -8,15 +7,6 @@ interface Item {
   readonly destination: string | null;
   readonly conflatable: boolean;
   readonly onSent: (() => void) | undefined;
-}
-
-/**
- * The TCP socket under a WebSocket. ws keeps it in `_socket` and has no public accessor; a
- * WebSocket without one (not yet or no longer connected) gives `null`.
- */
-function socketOf(ws: WebSocket): Duplex | null {
-  const socket: unknown = Reflect.get(ws, '_socket');
-  return socket instanceof Duplex ? socket : null;
 }
 
 /** Outboxes whose socket is corked until the current tick ends. */
@@ -28,15 +18,15 @@ function uncorkAll(): void {
 }
 
 /**
- * Frames on their way to one client. They go straight to the WebSocket while it drains; while
- * the session's valve has paused its producer (the client is slow), they wait here, at most
- * `max` messages. Past the bound a message for a conflatable destination drops the oldest held
+ * Frames on their way to one client. They go straight to the client's connection while it
+ * drains; while the session's valve has paused its producer (the client is slow), they wait here,
+ * at most `max` messages. Past the bound a message for a conflatable destination drops the oldest held
  * message of a conflatable destination; otherwise `onOverflow` runs (the session ends).
  *
  * Frames written in one tick (several broker messages read in one chunk, each fanned out to
  * every subscriber) leave in one socket write: the first write of a tick corks the socket, and
  * the end of the tick uncorks every corked socket at once. Each frame is still a WebSocket
- * message of its own.
+ * message of its own (over TCP, frames follow each other on the stream).
  */
 export class Outbox implements Source {
   private items: Item[] = [];
@@ -55,14 +45,14 @@ export class Outbox implements Source {
     private readonly max: number,
     private readonly onOverflow: (destination: string) => void,
   ) {
-    this.socket = socketOf(session.ws);
+    this.socket = session.transport.socket();
   }
 
   get held(): number {
     return this.items.length - this.head;
   }
 
-  /** Queues or sends one frame; `onSent` runs when it is handed to the WebSocket. */
+  /** Queues or sends one frame; `onSent` runs when it is handed to the client's connection. */
   push(frame: Buffer, destination: string | null, conflatable = false, onSent?: () => void): void {
     if (!this.paused && this.held === 0) {
       this.write(frame, onSent);

@@ -1,0 +1,68 @@
+import type { Socket } from 'node:net';
+import type { Transport } from './types';
+
+/**
+ * How long an ended stream may take to hand its last bytes to a client that does not read them
+ * (or to answer with its own end) before it is cut, as ws waits for the answer to a close frame.
+ */
+const STREAM_END_TIMEOUT_MS = 30_000;
+
+/** `error` listener of an accepted socket: the `close` that follows reports it (1006). */
+function destroyOnError(this: Socket): void {
+  this.destroy();
+}
+
+/**
+ * A session's client over a plain TCP or TLS byte stream (`tcp://`, `tls://`). Reads arrive as
+ * they come, split anywhere (the service frames them); there are no close codes, pings or
+ * subprotocols.
+ */
+export class StreamTransport implements Transport {
+  readonly kind = 'tcp';
+  readonly protocol = '';
+  readonly closeFrames = false;
+
+  constructor(private readonly stream: Socket) {
+    stream.on('error', destroyOnError);
+  }
+
+  socket(): Socket | null {
+    return this.stream.destroyed ? null : this.stream;
+  }
+
+  onMessage(listener: (data: Buffer, binary: boolean) => void): void {
+    this.stream.on('data', (data: Buffer) => listener(data, true));
+  }
+
+  send(data: Buffer, _binary: boolean, done: () => void): void {
+    if (!this.stream.writable) {
+      done();
+      return;
+    }
+    this.stream.write(data, () => done());
+  }
+
+  close(): void {
+    if (this.stream.writableEnded) return;
+    this.stream.end();
+    const cut = setTimeout(() => this.stream.destroy(), STREAM_END_TIMEOUT_MS);
+    cut.unref();
+    this.stream.once('close', () => clearTimeout(cut));
+  }
+
+  terminate(): void {
+    this.stream.destroy();
+  }
+
+  pause(): void {
+    this.stream.pause();
+  }
+
+  resume(): void {
+    this.stream.resume();
+  }
+
+  onClose(listener: (code: number, reason: string) => void): void {
+    this.stream.once('close', (hadError: boolean) => listener(hadError ? 1006 : 1000, ''));
+  }
+}
