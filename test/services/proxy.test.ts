@@ -241,10 +241,14 @@ describe('proxy to a TLS back end', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  async function tlsEchoServer(): Promise<number> {
+  /** A TLS echo server; with `clientCa`, it asks for a client certificate and accepts only one `clientCa` signed. */
+  async function tlsEchoServer(clientCa?: Buffer, peers: string[] = []): Promise<number> {
     const sockets: net.Socket[] = [];
-    const server = tls.createServer({ cert, key }, (socket) => {
+    const options: tls.TlsOptions = clientCa === undefined ? { cert, key } : { cert, key, ca: [clientCa], requestCert: true, rejectUnauthorized: true };
+    const server = tls.createServer(options, (socket) => {
       sockets.push(socket);
+      const subject = socket.getPeerCertificate().subject as Record<string, string> | undefined;
+      if (subject !== undefined) peers.push(subject.CN ?? '');
       socket.on('error', () => socket.destroy());
       socket.pipe(socket);
     });
@@ -275,5 +279,37 @@ describe('proxy to a TLS back end', () => {
     expect(Buffer.concat(got.map((m) => m.data)).toString()).toBe('hello');
     const session = await onlySession(gw.gateway);
     expect(session.errorCode).toBeUndefined();
+  });
+
+  it('refuses a trusted certificate that does not name serverName: 1011 with the TLS error code', async () => {
+    const port = await tlsEchoServer();
+    const gw = await startGateway(res, { services: [proxy(`tls://127.0.0.1:${port}`, { properties: { tls: { caFile: join(dir, 'cert.pem'), serverName: 'mq.example.net' } } })] });
+    const ws = await openClient(res, gw.ws('/tcp'));
+    expect(await closed(ws)).toEqual({ code: 1011, reason: `TLS with back end tls://127.0.0.1:${port} failed: ERR_TLS_CERT_ALTNAME_INVALID` });
+    expect(gw.gateway.metrics.service('tcp').errors.get('GW_ERR_BACKEND_TLS')).toBe(1);
+  });
+
+  it('presents the client certificate of certFile and keyFile to a back end that requires one', async () => {
+    const peers: string[] = [];
+    const port = await tlsEchoServer(cert, peers);
+    const tlsProps = { caFile: join(dir, 'cert.pem'), certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') };
+    const gw = await startGateway(res, { services: [proxy(`tls://127.0.0.1:${port}`, { properties: { tls: tlsProps } })] });
+    const ws = await openClient(res, gw.ws('/tcp'));
+    const back = collect(ws, 5);
+    ws.send(Buffer.from('hello'), { binary: true });
+    expect(Buffer.concat((await back).map((m) => m.data)).toString()).toBe('hello');
+    expect(peers).toEqual(['localhost']);
+  });
+
+  it('is refused by a back end that requires a client certificate when none is configured: 1011', async () => {
+    const peers: string[] = [];
+    const port = await tlsEchoServer(cert, peers);
+    const gw = await startGateway(res, { services: [proxy(`tls://127.0.0.1:${port}`, { properties: { tls: { caFile: join(dir, 'cert.pem') } } })] });
+    const ws = await openClient(res, gw.ws('/tcp'));
+    ws.send(Buffer.from('hello'), { binary: true });
+    const c = await closed(ws);
+    expect(c.code).toBe(1011);
+    expect(c.reason).toMatch(new RegExp(`^(TLS with back end|back end connection lost).*(CERTIFICATE_REQUIRED|ECONNRESET)`));
+    expect(peers).toEqual([]);
   });
 });
