@@ -12,7 +12,9 @@
  * - Sessions: every subscription and every sender address has an AMQP session of its own.
  *   RabbitMQ refuses an attach (an invalid name, a queue declared with other properties) by
  *   ending the session: only that link fails, the connection and every other link stay up.
- *   Ending a subscription ends its session, which gives its unsettled deliveries back.
+ *   A session ended for a failure of the broker (`amqp:internal-error`, as RabbitMQ ends them all
+ *   when it shuts down) fails the connection. Ending a subscription ends its session, which gives
+ *   its unsettled deliveries back.
  * - Receipts: the broker's settlement of the transfer (`accepted`; `rejected`/`released` fail
  *   the SEND). Acks: `accept` the delivery; NACK: `released` (RabbitMQ requeues it and the next
  *   delivery carries `redelivered`; RabbitMQ 3.x refuses the `modified` outcome).
@@ -70,6 +72,13 @@ export const AMQP10_CAPABILITIES: BindingCapabilities = {
 
 /** Sender links (one session each) a binding keeps open; the least recently used idle one closes beyond this. */
 export const AMQP10_MAX_SENDERS = 64;
+
+/**
+ * Error conditions of a session ended by the broker that report a failure of the broker, not a
+ * refusal of the link: the connection is given up and opened again (subscriptions re-created,
+ * unconfirmed sends sent again).
+ */
+const BROKER_FAILURES: ReadonlySet<string> = new Set(['amqp:internal-error', 'amqp:connection:forced']);
 
 /** How long closing a link's session may take before it is left to the connection. */
 const END_TIMEOUT_MS = 2000;
@@ -236,15 +245,19 @@ class Amqp10Binding implements Binding {
       conn.on('connection_error', (ctx: EventContext) => down(ctx, 'connection error'));
       conn.on('connection_close', (ctx: EventContext) => down(ctx, 'the broker closed the connection'));
       conn.on('disconnected', (ctx: EventContext) => down(ctx, 'disconnected from the broker'));
-      // rhea emits `error` with the error itself (not a context) for protocol errors.
-      conn.on('error', (err: unknown) => {
+      // rhea emits `error`, and `protocol_error` for a frame that breaks the protocol (a second
+      // close, which RabbitMQ can send while it shuts down), with the error itself (not a
+      // context); without a listener it writes the latter to the console.
+      const failed = (err: unknown): void => {
         const e = err instanceof Error ? err : new Error(`connection error: ${errorText(err, JSON.stringify(err))}`);
         if (up) this.fail(e);
         else {
           clearTimeout(timer);
           reject(e);
         }
-      });
+      };
+      conn.on('error', failed);
+      conn.on('protocol_error', failed);
     });
   }
 
@@ -264,10 +277,13 @@ class Amqp10Binding implements Binding {
 
   /**
    * A session of its own for one link. `refused` is called once with the broker's reason when
-   * the session ends without {@link LinkSession.end} (RabbitMQ ends it to refuse an attach).
+   * the session ends without {@link LinkSession.end} (RabbitMQ ends it to refuse an attach). A
+   * session the broker ends for a failure of its own ({@link BROKER_FAILURES}: RabbitMQ ends
+   * every session this way when it shuts down, before it closes the connection) fails the connection.
    */
   private openSession(refused: (error: Error) => void): LinkSession {
-    const session = this.live().create_session();
+    const conn = this.live();
+    const session = conn.create_session();
     let ending = false;
     let closed: () => void = () => undefined;
     const gone = new Promise<void>((resolve) => {
@@ -277,7 +293,14 @@ class Amqp10Binding implements Binding {
       closed();
       if (ending) return;
       ending = true;
-      refused(new Error(errorText(ctx.session?.error, 'the broker ended the session')));
+      const error: unknown = ctx.session?.error;
+      const condition = typeof error === 'object' && error !== null ? (error as { condition?: unknown }).condition : undefined;
+      if (typeof condition === 'string' && BROKER_FAILURES.has(condition)) {
+        this.fail(new Error(`the broker ended a session: ${errorText(error, condition)}`));
+        conn.close();
+        return;
+      }
+      refused(new Error(errorText(error, 'the broker ended the session')));
     };
     session.on('session_error', onEnd);
     session.on('session_close', onEnd);

@@ -4,10 +4,14 @@
  *
  * Integration tests call {@link requireBackend} in `beforeAll`: when a server is not
  * answering, the test fails with an error that says how to start it. Tests never skip.
+ * Tests of broker failure stop and start a broker's process with {@link brokerProcess}.
  */
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { hostname } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 
 /** The back ends, by the names that `compose/up` and `compose/down` accept. */
 export const BACKEND_NAMES = ['activemq', 'rabbitmq', 'prosody', 'ngircd', 'redis'] as const;
@@ -305,4 +309,212 @@ export async function requireBackend(name: BackendName, options: RequireOptions 
     }
   }
   return facts;
+}
+
+// --- broker processes ----------------------------------------------------------------------
+
+const exec = promisify(execFile);
+
+/** The brokers whose process a test may stop and start again. */
+export type BrokerName = 'activemq' | 'rabbitmq';
+
+/**
+ * A broker's operating-system process, stopped and started again the way `compose/up` starts it
+ * (tests of broker failure; root only, as compose/up).
+ */
+export interface BrokerProcess {
+  readonly name: BrokerName;
+  /** The pid of the broker's running process, or `null`. */
+  pid(): number | null;
+  /** Stops the broker and resolves once its process has exited. */
+  stop(): Promise<void>;
+  /**
+   * Starts the broker unless its process runs (the command, user, environment, configuration
+   * and log of compose/up), then resolves once it answers compose/up's protocol probes and a
+   * login as the test user. Calls made while a start is under way share it.
+   */
+  start(): Promise<void>;
+}
+
+/** How long a broker may take to stop, and to answer after its start (compose/up allows 90 s). */
+const BROKER_STOP_MS = 60_000;
+const BROKER_START_MS = 120_000;
+
+/** Written by the RabbitMQ node at start (compose/up's RABBITMQ_PIDFILE). */
+const RABBITMQ_PIDFILE = `/var/lib/rabbitmq/mnesia/rabbit@${hostname().split('.')[0] ?? ''}.pid`;
+/** The Debian ActiveMQ instance compose/up configures. */
+const ACTIVEMQ_INSTANCE = 'gangway';
+const ACTIVEMQ_DIR = `/etc/activemq/instances-available/${ACTIVEMQ_INSTANCE}`;
+const ACTIVEMQ_PIDFILE = `/run/activemq/${ACTIVEMQ_INSTANCE}.pid`;
+
+/** A file's text, or `null` when it does not exist. */
+function readText(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
+/** The process has exited (a zombie waiting for its parent counts, as in compose/down). */
+function exited(pid: number): boolean {
+  const stat = readText(`/proc/${pid}/stat`);
+  return stat === null || stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+}
+
+/** The live process whose pid `pidFile` holds, when its command line contains `signature`. */
+function livePid(pidFile: string, signature: string): number | null {
+  const pid = Number(readText(pidFile)?.trim());
+  if (!Number.isInteger(pid) || pid <= 0 || exited(pid)) return null;
+  return readText(`/proc/${pid}/cmdline`)?.includes(signature) === true ? pid : null;
+}
+
+/** Polls `check` every 200 ms until it returns a value other than `null`. */
+async function until<T>(check: () => T | null, ms: number, what: string): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = check();
+    if (value !== null) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** compose/up's environment: the table exported, and the values that differ on this host. */
+function composeEnv(facts: Backends, stateDir: string): NodeJS.ProcessEnv {
+  const table = parseEnvFile(readFileSync(facts.envFile, 'utf8'), facts.envFile);
+  return { ...process.env, ...Object.fromEntries(table), STATE_DIR: stateDir, RABBITMQ_GUEST_LOOPBACK_ONLY: 'true', ACTIVEMQ_AMQP_CONNECTOR: '' };
+}
+
+/** Runs `command` detached from this process, its output appended to `logFile`; resolves when it exits 0. */
+function runLogged(command: string, args: string[], env: NodeJS.ProcessEnv, logFile: string): Promise<void> {
+  mkdirSync(dirname(logFile), { recursive: true });
+  const fd = openSync(logFile, 'a');
+  return new Promise<void>((resolvePromise, reject) => {
+    const child = spawn(command, args, { env, stdio: ['ignore', fd, fd], detached: true });
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      if (code === 0) resolvePromise();
+      else reject(new Error(`${command} ${args.join(' ')} exited with ${code ?? signal ?? '?'}; see ${logFile}`));
+    });
+  }).finally(() => closeSync(fd));
+}
+
+/** compose/up's readiness probes of `name` (compose/lib/probe.cjs), plus a login as the test user on RabbitMQ. */
+function probes(name: BrokerName, facts: Backends): string[][] {
+  const h = facts.host;
+  if (name === 'activemq') {
+    const { username, password } = facts.activemq.user;
+    return [
+      ['openwire', h, String(facts.activemq.openwirePort)],
+      ['stomp', h, String(facts.activemq.stompPort), username, password],
+    ];
+  }
+  const r = facts.rabbitmq;
+  return [
+    ['amqp', h, String(r.amqpPort), r.guest.username, r.guest.password],
+    ['stomp', h, String(r.stompPort), r.guest.username, r.guest.password],
+    ['webstomp', h, String(r.webStompPort), '/ws', r.guest.username, r.guest.password],
+    ['amqp', h, String(r.amqpPort), r.gangway.username, r.gangway.password],
+  ];
+}
+
+async function awaitProbes(name: BrokerName, facts: Backends): Promise<void> {
+  const probe = join(facts.rootDir, 'compose', 'lib', 'probe.cjs');
+  for (const args of probes(name, facts)) {
+    try {
+      await exec(process.execPath, [probe, '--wait', String(BROKER_START_MS / 1000), ...args], { timeout: BROKER_START_MS + 10_000 });
+    } catch (error) {
+      // The command line holds the password: report the probe's own words only.
+      const stderr = (error as { stderr?: unknown }).stderr;
+      throw new Error(`${name} does not answer the ${args[0] ?? ''} probe on port ${args[2] ?? ''}: ${typeof stderr === 'string' ? stderr.trim() : 'no output'}`);
+    }
+  }
+}
+
+/**
+ * The state directory of the compose/up that started the running broker: RabbitMQ's node has it
+ * in its environment, ActiveMQ's instance options name its log there. Default: this checkout's.
+ */
+function stateDirOf(name: BrokerName, pid: number | null, facts: Backends): string {
+  const own = join(facts.rootDir, 'compose', '.state');
+  if (name === 'rabbitmq') {
+    const environ = pid === null ? null : readText(`/proc/${pid}/environ`);
+    const entry = environ?.split('\0').find((e) => e.startsWith('STATE_DIR='));
+    return entry === undefined ? own : entry.slice('STATE_DIR='.length);
+  }
+  const out = /^ACTIVEMQ_OUT="?([^"\n]+)\/logs\/activemq\.log"?$/m.exec(readText(join(ACTIVEMQ_DIR, 'options')) ?? '');
+  return out?.[1] ?? own;
+}
+
+/**
+ * The broker `name` as a process that a test stops and starts again: RabbitMQ is stopped with
+ * `rabbitmqctl stop` (which waits for the node's process to end) and started with
+ * `rabbitmq-server -detached`; ActiveMQ's instance gets SIGTERM (its orderly shutdown, as from
+ * compose/down and /etc/init.d/activemq) and is started with `/usr/bin/activemq start`, with the
+ * variables compose/up sets. The new pid replaces the old one in compose/up's record
+ * (`compose/.state/pids/`), so that compose/down still stops the broker.
+ */
+export function brokerProcess(name: BrokerName, facts: Backends = backends()): BrokerProcess {
+  const pidFile = name === 'rabbitmq' ? RABBITMQ_PIDFILE : ACTIVEMQ_PIDFILE;
+  const signature = name === 'rabbitmq' ? 'rabbit' : 'activemq.jar';
+  const pid = (): number | null => livePid(pidFile, signature);
+  let stateDir = stateDirOf(name, pid(), facts);
+  let stoppedPid: number | null = null;
+  let starting: Promise<void> | null = null;
+
+  const launch = async (): Promise<void> => {
+    const env = composeEnv(facts, stateDir);
+    const log = join(stateDir, 'logs', `${name}.log`);
+    rmSync(pidFile, { force: true });
+    if (name === 'rabbitmq') {
+      await runLogged('rabbitmq-server', ['-detached'], env, log);
+    } else {
+      // What /etc/init.d/activemq does for the one instance, as compose/up runs it.
+      const instance = {
+        INSTANCE: ACTIVEMQ_INSTANCE,
+        ACTIVEMQ_USER: 'activemq',
+        ACTIVEMQ_HOME: '/usr/share/activemq',
+        ACTIVEMQ_BASE: `/var/lib/activemq/${ACTIVEMQ_INSTANCE}`,
+        ACTIVEMQ_DATA: `/var/lib/activemq/${ACTIVEMQ_INSTANCE}/data`,
+        ACTIVEMQ_PIDFILE,
+        ACTIVEMQ_CONFIG_DIR: `/etc/activemq/instances-enabled/${ACTIVEMQ_INSTANCE}`,
+      };
+      await runLogged('/usr/bin/activemq', ['start', `xbean:file:${ACTIVEMQ_DIR}/activemq.xml`], { ...env, ...instance }, log);
+    }
+    const started = await until(pid, BROKER_START_MS, `${name} to write its pid file ${pidFile}`);
+    const record = join(stateDir, 'pids', `${name}.pid`);
+    if (stoppedPid !== null && readText(record)?.trim() === String(stoppedPid)) writeFileSync(record, `${started}\n`);
+    stoppedPid = null;
+  };
+
+  const start = async (): Promise<void> => {
+    if (pid() === null) await launch();
+    if (name === 'rabbitmq') await exec('rabbitmqctl', ['-q', 'await_startup', '--timeout', String(BROKER_START_MS / 1000)], { timeout: BROKER_START_MS + 10_000 });
+    await awaitProbes(name, facts);
+  };
+
+  return {
+    name,
+    pid,
+    async stop(): Promise<void> {
+      const running = pid();
+      if (running === null) throw new Error(`${name} is not running (no live process in ${pidFile})`);
+      stateDir = stateDirOf(name, running, facts);
+      stoppedPid = running;
+      if (name === 'rabbitmq') {
+        await exec('rabbitmqctl', ['-q', 'stop', pidFile], { timeout: BROKER_STOP_MS });
+      } else {
+        process.kill(running, 'SIGTERM');
+      }
+      await until(() => (exited(running) ? true : null), BROKER_STOP_MS, `${name} (pid ${running}) to exit`);
+    },
+    start(): Promise<void> {
+      starting ??= start().finally(() => {
+        starting = null;
+      });
+      return starting;
+    },
+  };
 }

@@ -104,6 +104,11 @@ class LocalSubscription implements SharedSubscriber {
   /** Unacknowledged deliveries by ack id, in delivery order. */
   readonly pending = new Map<string, Pending>();
   readonly byMessageId = new Map<string, string>();
+  /**
+   * Message ids delivered and not acknowledged when the broker connection was lost: the next
+   * delivery of each is marked `redelivered`, also by a broker that forgot it (ActiveMQ restarted).
+   */
+  readonly owed = new Set<string>();
 
   constructor(
     readonly conn: StompJmsConnection,
@@ -555,7 +560,8 @@ export class StompJmsConnection {
     }
     const ackId = `${this.session.id}.${++this.nextAck}`;
     const messageId = d.message.messageId ?? `${this.session.id}-${++this.nextMessage}`;
-    const msg = d.message.messageId === undefined ? { ...d.message, messageId } : d.message;
+    let msg = d.message.messageId === undefined ? { ...d.message, messageId } : d.message;
+    if (sub.owed.delete(messageId) && msg.redelivered !== true) msg = { ...msg, redelivered: true };
     sub.pending.set(ackId, { ackId, messageId, delivery: d, epoch });
     sub.byMessageId.set(messageId, ackId);
     this.acks.set(ackId, sub);
@@ -570,7 +576,15 @@ export class StompJmsConnection {
 
   /** The connection under a subscription was lost: its unacknowledged deliveries come again. */
   subscriptionDropped(sub: LocalSubscription): void {
-    for (const ackId of sub.pending.keys()) this.acks.delete(ackId);
+    for (const p of sub.pending.values()) {
+      this.acks.delete(p.ackId);
+      sub.owed.add(p.messageId);
+    }
+    // At most one prefetch window: the oldest go first (ids the broker never delivers again).
+    for (const id of sub.owed) {
+      if (sub.owed.size <= sub.spec.prefetch) break;
+      sub.owed.delete(id);
+    }
     sub.pending.clear();
     sub.byMessageId.clear();
     if (this.ctx.props.brokerFailure === 'close') this.fail(new StompJmsError(STOMP_JMS_ERRORS.BROKER_LOST, 'broker connection lost', `the subscription ${sub.id} lost its broker connection`));
