@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { WebSocket, RawData } from 'ws';
 import type { Logger } from 'pino';
 import { SOCKET_READ_BYTES, type SessionLimits } from './config/defaults';
@@ -136,13 +137,29 @@ export class Session {
   send(data: Buffer, binary: boolean): void {
     if (this.closed) return;
     const n = data.length;
+    this.sending(n);
+    this.ws.send(data, { binary }, () => this.toClient.release(n));
+  }
+
+  /**
+   * Sends one message that is already a whole WebSocket frame, `frame`, whose payload is `n`
+   * bytes, by writing it to `socket`, the one under this session's WebSocket: a frame built once
+   * is so written to many clients. Counted and flow-controlled as {@link send}; the caller makes
+   * sure ws itself has nothing queued for the socket and no extension is agreed.
+   */
+  sendFrame(frame: Buffer, n: number, socket: Duplex): void {
+    if (this.closed) return;
+    this.sending(n);
+    socket.write(frame, () => this.toClient.release(n));
+  }
+
+  private sending(n: number): void {
     this.bytesOut += n;
     this.messagesOut++;
     this.metrics.bytesOut += n;
     this.metrics.messagesOut++;
     this.active = true;
     this.toClient.add(n);
-    this.ws.send(data, { binary }, () => this.toClient.release(n));
   }
 
   /** A flow-control valve for a receiver other than the client, pausing the client's reads. */

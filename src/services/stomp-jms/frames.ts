@@ -56,3 +56,27 @@ export class SplitMessage {
 export function subscriptionLine(id: string, version: StompVersion): Buffer {
   return Buffer.from(`subscription:${escapeHeader(id, version)}\n`, 'utf8');
 }
+
+/**
+ * `payload` as one unmasked WebSocket text frame from a server, header and payload in one buffer
+ * (RFC 6455 section 5.2, https://www.rfc-editor.org/rfc/rfc6455#section-5.2): FIN set, no
+ * reserved bit (no extension), opcode 1, the length in 7, 16 or 64 bits. The bytes ws writes for
+ * `send(payload, { binary: false })`, so one such frame can be written to many clients' sockets.
+ */
+export function webSocketTextFrame(payload: Buffer): Buffer {
+  const n = payload.length;
+  const head = n < 126 ? 2 : n < 0x10000 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(head + n);
+  frame[0] = 0x81;
+  if (head === 2) frame[1] = n;
+  else if (head === 4) {
+    frame[1] = 126;
+    frame.writeUInt16BE(n, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(Math.floor(n / 0x100000000), 2);
+    frame.writeUInt32BE(n >>> 0, 6);
+  }
+  payload.copy(frame, head);
+  return frame;
+}

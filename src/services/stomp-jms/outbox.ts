@@ -1,6 +1,7 @@
 import { Duplex } from 'node:stream';
-import type { WebSocket } from 'ws';
+import { WebSocket } from 'ws';
 import type { Session, Source } from '../../session';
+import { webSocketTextFrame } from './frames';
 
 interface Item {
   readonly frame: Buffer;
@@ -17,6 +18,23 @@ interface Item {
 function socketOf(ws: WebSocket): Duplex | null {
   const socket: unknown = Reflect.get(ws, '_socket');
   return socket instanceof Duplex ? socket : null;
+}
+
+/**
+ * The frame written last and, from its second write on, the same as a WebSocket frame. A shared
+ * subscription hands one frame to its subscribers one after another, so that frame is put in a
+ * WebSocket frame once and written as it is to every subscriber's socket (encode once, write
+ * many); a frame written once goes through ws as any other. Frames are known by identity: no
+ * frame buffer changes once it is handed to an outbox.
+ */
+let lastFrame: Buffer | null = null;
+let lastWire: Buffer | null = null;
+
+function framedAgain(frame: Buffer): Buffer | null {
+  if (frame === lastFrame) return (lastWire ??= webSocketTextFrame(frame));
+  lastFrame = frame;
+  lastWire = null;
+  return null;
 }
 
 /** Outboxes whose socket is corked until the current tick ends. */
@@ -36,7 +54,8 @@ function uncorkAll(): void {
  * Frames written in one tick (several broker messages read in one chunk, each fanned out to
  * every subscriber) leave in one socket write: the first write of a tick corks the socket, and
  * the end of the tick uncorks every corked socket at once. Each frame is still a WebSocket
- * message of its own.
+ * message of its own; a frame written to many clients in a row is framed once (see
+ * {@link framedAgain}).
  */
 export class Outbox implements Source {
   private items: Item[] = [];
@@ -48,6 +67,13 @@ export class Outbox implements Source {
   peakHeld = 0;
   lastSentAt = Date.now();
   private readonly socket: Duplex | null;
+  /**
+   * The socket, when whole WebSocket frames may be written to it: it is a ws WebSocket's and no
+   * extension was agreed. ws then writes every message straight to the socket as it is sent (it
+   * queues only to compress, or to read a Blob, which Gangway never sends), so frames written
+   * beside it keep their order.
+   */
+  private readonly frameSocket: Duplex | null;
   private isCorked = false;
 
   constructor(
@@ -56,6 +82,7 @@ export class Outbox implements Source {
     private readonly onOverflow: (destination: string) => void,
   ) {
     this.socket = socketOf(session.ws);
+    this.frameSocket = session.ws instanceof WebSocket && session.ws.extensions === '' ? this.socket : null;
   }
 
   get held(): number {
@@ -90,8 +117,20 @@ export class Outbox implements Source {
       if (corked.push(this) === 1) process.nextTick(uncorkAll);
     }
     this.lastSentAt = Date.now();
-    this.session.send(frame, false);
+    this.send(frame);
     onSent?.();
+  }
+
+  private send(frame: Buffer): void {
+    const socket = this.frameSocket;
+    if (socket !== null && this.session.ws.readyState === WebSocket.OPEN) {
+      const wire = framedAgain(frame);
+      if (wire !== null) {
+        this.session.sendFrame(wire, frame.length, socket);
+        return;
+      }
+    }
+    this.session.send(frame, false);
   }
 
   /** Writes out what the socket gathered this tick. */
