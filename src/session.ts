@@ -194,14 +194,27 @@ export class Session {
   /** Sends one message to the client with flow control. */
   send(data: Buffer, binary: boolean): void {
     if (this.closed) return;
-    const n = data.length;
+    this.sending(data.length);
+    this.transport.send(data, binary, () => this.toClient.release(data.length));
+  }
+
+  /**
+   * Sends one message that is handed unchanged to many sessions in a row (a fan-out), so that the
+   * transport may encode it once for all of them; counted and flow-controlled as {@link send}.
+   */
+  sendShared(data: Buffer, binary: boolean): void {
+    if (this.closed) return;
+    this.sending(data.length);
+    this.transport.sendShared(data, binary, () => this.toClient.release(data.length));
+  }
+
+  private sending(n: number): void {
     this.bytesOut += n;
     this.messagesOut++;
     this.metrics.bytesOut += n;
     this.metrics.messagesOut++;
     this.active = true;
     this.toClient.add(n);
-    this.transport.send(data, binary, () => this.toClient.release(n));
   }
 
   /** A flow-control valve for a receiver other than the client, pausing the client's reads. */

@@ -42,6 +42,11 @@ export class StreamTransport implements Transport {
     this.stream.write(data, () => done());
   }
 
+  /** A byte stream has no framing of its own: the bytes go out as they are. */
+  sendShared(data: Buffer, binary: boolean, done: () => void): void {
+    this.send(data, binary, done);
+  }
+
   close(): void {
     if (this.stream.writableEnded) return;
     this.stream.end();

@@ -34,6 +34,12 @@ export interface Transport extends Source {
   /** Writes one message; `done` runs once the socket has taken it, or when it was dropped by a close. */
   send(data: Buffer, binary: boolean, done: () => void): void;
   /**
+   * Writes one message as {@link send} does, for a message that is handed unchanged to many
+   * clients one after another (a fan-out): the transport may encode it once for all of them.
+   * `data` must not change once handed over.
+   */
+  sendShared(data: Buffer, binary: boolean, done: () => void): void;
+  /**
    * Ends the connection: the WebSocket close handshake with `code` and `reason`; a byte stream ends
    * after what was written (the code and reason only reach the logs).
    */

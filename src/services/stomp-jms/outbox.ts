@@ -26,7 +26,8 @@ function uncorkAll(): void {
  * Frames written in one tick (several broker messages read in one chunk, each fanned out to
  * every subscriber) leave in one socket write: the first write of a tick corks the socket, and
  * the end of the tick uncorks every corked socket at once. Each frame is still a WebSocket
- * message of its own (over TCP, frames follow each other on the stream).
+ * message of its own (over TCP, frames follow each other on the stream); a frame written to many
+ * clients in a row is framed once for all of them (`Session.sendShared`).
  */
 export class Outbox implements Source {
   private items: Item[] = [];
@@ -80,7 +81,7 @@ export class Outbox implements Source {
       if (corked.push(this) === 1) process.nextTick(uncorkAll);
     }
     this.lastSentAt = Date.now();
-    this.session.send(frame, false);
+    this.session.sendShared(frame, false);
     onSent?.();
   }
 
