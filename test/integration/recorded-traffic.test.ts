@@ -22,6 +22,10 @@ import { requireBackend, type Backends, type Credentials } from '../support/back
 import { unique, within } from './backends/async';
 import { stompConnect, stompDisconnect, stompSend, stompSubscribe } from './backends/stomp';
 
+// SCRAM logins from @xmpp/client take about a second each (Prosody's 10,000 PBKDF2 iterations),
+// and more on a server that has just started.
+jest.setTimeout(30000);
+
 /** What a tap saw: the frames validated in each direction, the errors, and the bytes read. */
 abstract class ValidatingTap {
   readonly kinds: Record<Direction, string[]> = { toServer: [], toClient: [] };

@@ -141,7 +141,7 @@ async function rheaOpen(gw: StartedGateway, options: { username?: string; passwo
     if (!amqp.is_open()) return;
     const closed = new Promise<void>((resolve) => amqp.once('connection_close', () => resolve()));
     amqp.close();
-    await within(closed, 5000, 'AMQP 1.0 close');
+    await within(closed, 15000, 'AMQP 1.0 close');
   });
   return within(
     new Promise<Connection | Error>((resolve) => {

@@ -143,7 +143,8 @@ describe('xmpp.proxy: STARTTLS by Gangway and SASL injection with Prosody', () =
     expect(close.code).toBe(1008);
     const text = raw.received().toString();
     expect(text).toContain('<policy-violation');
-    expect(text).toContain('the XMPP server offers PLAIN, SCRAM-SHA-1, Gangway may use SCRAM-SHA-256; it cannot log in for the client');
+    // Prosody lists its mechanisms in an order of its own (a Lua table), which differs between runs.
+    expect(text).toMatch(/the XMPP server offers (PLAIN, SCRAM-SHA-1|SCRAM-SHA-1, PLAIN), Gangway may use SCRAM-SHA-256; it cannot log in for the client/);
     expect(text).not.toContain('<mechanism>');
   });
 

@@ -19,6 +19,10 @@ import { LogCapture, Resources, service } from '../../support/gateway';
 import { unique, within } from '../backends/async';
 import { errorCount, rawClient, startTap, type RawClient, type Tap, type TapConnection } from './support';
 
+// SCRAM logins from @xmpp/client take about a second each (Prosody's 10,000 PBKDF2 iterations),
+// and more on a server that has just started.
+jest.setTimeout(30000);
+
 const MUC = 'http://jabber.org/protocol/muc';
 const MUC_USER = 'http://jabber.org/protocol/muc#user';
 const FRAMING = 'urn:ietf:params:xml:ns:xmpp-framing';
