@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
+import type { WebSocket } from 'ws';
 import { Resources, closed, openClient, service, startGateway, waitFor } from '../../support/gateway';
 
 const res = new Resources();
@@ -45,22 +46,26 @@ async function tlsBroker(frames: string[]): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
+/** A STOMP client of a stomp.proxy that injects a service credential over `tls://` to `port`, checking `serverName`. */
+async function clientThrough(port: number, serverName: string): Promise<WebSocket> {
+  const gw = await startGateway(res, {
+    services: [
+      service('mq', 'stomp.proxy', '/stomp', {
+        connect: `tls://127.0.0.1:${port}`,
+        properties: {
+          tls: { caFile: join(dir, 'cert.pem'), serverName },
+          inject: { source: 'service', username: 'gateway-user', password: 'stored-secret' },
+        },
+      }),
+    ],
+  });
+  return openClient(res, gw.ws('/stomp'), 'v12.stomp');
+}
+
 describe('credential injection over a tls:// back-end link', () => {
   it('injects the service credential into CONNECT without allowPlaintextCredentials, after verifying the server', async () => {
     const frames: string[] = [];
-    const port = await tlsBroker(frames);
-    const gw = await startGateway(res, {
-      services: [
-        service('mq', 'stomp.proxy', '/stomp', {
-          connect: `tls://127.0.0.1:${port}`,
-          properties: {
-            tls: { caFile: join(dir, 'cert.pem'), serverName: 'mq.internal' },
-            inject: { source: 'service', username: 'gateway-user', password: 'stored-secret' },
-          },
-        }),
-      ],
-    });
-    const ws = await openClient(res, gw.ws('/stomp'), 'v12.stomp');
+    const ws = await clientThrough(await tlsBroker(frames), 'mq.internal');
     const received: string[] = [];
     ws.on('message', (m: Buffer) => received.push(m.toString('utf8')));
     ws.send('CONNECT\naccept-version:1.2\nhost:/\nlogin:someone-else\npasscode:client-guess\n\n\0');
@@ -74,19 +79,7 @@ describe('credential injection over a tls:// back-end link', () => {
 
   it('refuses the session when the server is not the one serverName names, before any credential goes out', async () => {
     const frames: string[] = [];
-    const port = await tlsBroker(frames);
-    const gw = await startGateway(res, {
-      services: [
-        service('mq', 'stomp.proxy', '/stomp', {
-          connect: `tls://127.0.0.1:${port}`,
-          properties: {
-            tls: { caFile: join(dir, 'cert.pem'), serverName: 'other.internal' },
-            inject: { source: 'service', username: 'gateway-user', password: 'stored-secret' },
-          },
-        }),
-      ],
-    });
-    const ws = await openClient(res, gw.ws('/stomp'), 'v12.stomp');
+    const ws = await clientThrough(await tlsBroker(frames), 'other.internal');
     ws.send('CONNECT\naccept-version:1.2\nhost:/\n\n\0');
     const c = await closed(ws);
     expect(c.code).toBe(1011);
