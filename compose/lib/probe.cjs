@@ -298,38 +298,17 @@ function irc(host, port, secure, ca) {
 /** IRCv3 STARTTLS: 670, then a verified TLS handshake, then a login with the server password. */
 function ircStarttls(host, port, ca, password) {
   const nick = `probe${process.pid % 100000}`;
-  return new Promise((resolve, reject) => {
-    exchange({ host, port }, (s) => s.write('STARTTLS\r\n'), (buf, socket) => {
-      const text = buf.toString('utf8');
-      if (/^:\S+ 691 /m.test(text) || /^ERROR /m.test(text)) throw new Error(`IRC STARTTLS refused: ${JSON.stringify(text.slice(0, 300))}`);
-      if (!/^:\S+ 670 /m.test(text)) return false;
-      socket.removeAllListeners('data');
-      socket.removeAllListeners('close');
-      socket.removeAllListeners('error');
-      const secure = tls.connect({ socket, ca: fs.readFileSync(ca), servername: 'localhost' });
-      let got = '';
-      const done = (error) => {
-        clearTimeout(timer);
-        secure.destroy();
-        if (error) reject(error);
-        else resolve();
-      };
-      const timer = setTimeout(() => done(new Error(`no 001 after STARTTLS within ${ATTEMPT_TIMEOUT_MS} ms; got ${JSON.stringify(got.slice(0, 300))}`)), ATTEMPT_TIMEOUT_MS);
-      secure.once('secureConnect', () => secure.write(`PASS :${password}\r\nNICK ${nick}\r\nUSER ${nick} 0 * :Gangway probe\r\n`));
-      secure.on('data', (chunk) => {
-        got += chunk.toString('utf8');
-        if (/^ERROR /m.test(got)) done(new Error(`IRC error: ${JSON.stringify(got.slice(0, 300))}`));
-        else if (/^:\S+ 001 /m.test(got)) {
-          secure.write('QUIT :probe done\r\n');
-          done();
-        }
-      });
-      secure.once('error', (error) => done(new Error(`IRC STARTTLS: ${error.message}`)));
-      throw HANDED_OVER;
-    }).catch((error) => {
-      if (error !== HANDED_OVER) reject(error);
-    });
-  });
+  return ircSecure(
+    host,
+    port,
+    ca,
+    (send) => {
+      send(`PASS :${password}`);
+      send(`NICK ${nick}`);
+      send(`USER ${nick} 0 * :Gangway probe`);
+    },
+    (l) => /^:\S+ 001 /.test(l),
+  );
 }
 
 /**
