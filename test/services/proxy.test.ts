@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
@@ -13,6 +12,7 @@ import {
   nextMessage,
   onlySession,
   openClient,
+  selfSignedCertificate,
   service,
   socketClosed,
   startGateway,
@@ -230,14 +230,9 @@ describe('proxy to a TLS back end', () => {
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'gangway-tls-'));
-    execFileSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-        '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
-      { stdio: 'ignore' },
-    );
-    cert = readFileSync(join(dir, 'cert.pem'));
-    key = readFileSync(join(dir, 'key.pem'));
+    const files = selfSignedCertificate(dir, 'localhost', 'IP:127.0.0.1,DNS:localhost');
+    cert = readFileSync(files.certFile);
+    key = readFileSync(files.keyFile);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -2,6 +2,8 @@
  * Helpers for tests that drive a real Gangway in-process: gateways on port 0, TCP back ends,
  * `ws` clients, raw HTTP over a socket, captured log lines, and one place that closes it all.
  */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import net from 'node:net';
 import http from 'node:http';
 import { WebSocket, type ClientOptions, type RawData } from 'ws';
@@ -326,4 +328,19 @@ export function sample(samples: readonly Sample[], name: string, labels: Record<
   const found = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
   if (found.length > 1) throw new Error(`${name} ${JSON.stringify(labels)} matches ${found.length} samples`);
   return found[0]?.value;
+}
+
+/**
+ * A throwaway self-signed certificate for `cn` (P-256, one day) with `subjectAltName` `san`
+ * (e.g. `DNS:localhost,IP:127.0.0.1`), written to `dir` as cert.pem and key.pem.
+ */
+export function selfSignedCertificate(dir: string, cn: string, san: string): { readonly certFile: string; readonly keyFile: string } {
+  const certFile = join(dir, 'cert.pem');
+  const keyFile = join(dir, 'key.pem');
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', `/CN=${cn}`, '-addext', `subjectAltName=${san}`, '-keyout', keyFile, '-out', certFile],
+    { stdio: 'ignore' },
+  );
+  return { certFile, keyFile };
 }

@@ -3,14 +3,13 @@
  * is encrypted, so the stored credential goes out without `allowPlaintextCredentials`. A local TLS
  * server with a throwaway certificate plays a STOMP broker and records the CONNECT it is sent.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import type { WebSocket } from 'ws';
-import { Resources, closed, openClient, service, startGateway, waitFor } from '../../support/gateway';
+import { Resources, closed, openClient, selfSignedCertificate, service, startGateway, waitFor } from '../../support/gateway';
 
 const res = new Resources();
 afterEach(() => res.closeAll());
@@ -18,12 +17,7 @@ afterEach(() => res.closeAll());
 let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'gangway-inject-tls-'));
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=mq.internal',
-      '-addext', 'subjectAltName=DNS:mq.internal', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
-    { stdio: 'ignore' },
-  );
+  selfSignedCertificate(dir, 'mq.internal', 'DNS:mq.internal');
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
