@@ -222,13 +222,15 @@ export function runPipe(session: Session, ctx: PipeContext, transform: Transform
     toBackend.flush();
     sock.destroy();
   };
+  /** Whether a message of Gangway's own (a refusal, a notice) goes out binary. */
+  const asBinary = (m: Buffer): boolean => transform.binaryReplies === true || !isUtf8(m);
   const refused = (err: WireError, fromClient: boolean): void => {
     if (session.closeSent !== undefined) return;
     log.info({ session: session.id, code: err.code, direction: err.direction, reason: err.message }, 'input refused');
     // Counts the error against the service once (Session.fail records it in the same metrics).
     session.fail(err.code);
     if (fromClient) {
-      for (const m of transform.clientReply?.(err) ?? []) session.send(m, transform.binaryReplies === true || !isUtf8(m));
+      for (const m of transform.clientReply?.(err) ?? []) session.send(m, asBinary(m));
       session.close(err.closeCode, truncateReason(err.message));
       const farewell = transform.farewell?.(REFUSED_INPUT);
       if (farewell) write(farewell);
@@ -323,7 +325,7 @@ export function runPipe(session: Session, ctx: PipeContext, transform: Transform
   // Gangway ends the session (an expired authorization): the protocol's notice to the client,
   // the close, then the back end's session ended as after refused input.
   session.setFarewell((code, reason, error) => {
-    for (const m of transform.endNotice?.(reason, error.code) ?? []) session.send(m, !isUtf8(m));
+    for (const m of transform.endNotice?.(reason, error.code) ?? []) session.send(m, asBinary(m));
     session.close(code, reason, error);
     const farewell = transform.farewell?.(reason);
     if (farewell) write(farewell);

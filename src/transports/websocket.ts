@@ -55,7 +55,12 @@ export class WebSocketTransport implements Transport {
   readonly kind = 'ws';
   readonly closeFrames = true;
 
-  constructor(readonly ws: WebSocket) {}
+  /** The socket frames built once may be written to: no extension was agreed (see {@link sendShared}). */
+  private readonly frameSocket: Duplex | null;
+
+  constructor(readonly ws: WebSocket) {
+    this.frameSocket = ws.extensions === '' ? this.socket() : null;
+  }
 
   get protocol(): string {
     return this.ws.protocol;
@@ -85,10 +90,10 @@ export class WebSocketTransport implements Transport {
    * sends), so a frame written beside it keeps its order.
    */
   sendShared(data: Buffer, binary: boolean, done: () => void): void {
-    if (this.ws.readyState === WebSocket.OPEN && this.ws.extensions === '') {
-      const socket = this.socket();
-      const frame = socket === null ? null : framedAgain(data, binary);
-      if (socket !== null && frame !== null) {
+    const socket = this.frameSocket;
+    if (socket !== null && this.ws.readyState === WebSocket.OPEN) {
+      const frame = framedAgain(data, binary);
+      if (frame !== null) {
         socket.write(frame, () => done());
         return;
       }

@@ -36,9 +36,6 @@ export const ircInjectSchema = z
   })
   .superRefine(checkInjectSource);
 
-/** `inject.login` after validation. */
-export type IrcLoginMode = z.infer<typeof ircInjectSchema>['login'];
-
 /** Longest base64 piece of one AUTHENTICATE line (SASL 3.1). */
 export const AUTHENTICATE_CHUNK = 400;
 

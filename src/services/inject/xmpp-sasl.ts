@@ -10,6 +10,7 @@ import { NS_SASL, type XmppFrame } from '../../../validators/xmpp';
 import { SCRAM_MECHANISMS, ScramClient, ScramError, scramCanPrepare } from '../../../security/sasl/scram';
 import { INJECT_ERRORS, InjectionError } from './injector';
 import type { Credential } from './types';
+import { plainResponse } from '../wire/amqp';
 
 /** SASL mechanisms Gangway logs in to an XMPP server with, strongest first. */
 export const XMPP_SASL_MECHANISMS = [...SCRAM_MECHANISMS, 'PLAIN'] as const;
@@ -57,7 +58,7 @@ function auth(mechanism: XmppSaslMechanism, message: Buffer): Buffer {
 
 /** SASL `<auth/>` with mechanism PLAIN (RFC 6120 §6.4.2, RFC 4616) carrying the credential. */
 export function plainAuth(username: string, password: string): Buffer {
-  return auth('PLAIN', Buffer.concat([Buffer.from([0]), Buffer.from(username, 'utf8'), Buffer.from([0]), Buffer.from(password, 'utf8')]));
+  return auth('PLAIN', plainResponse({ username, password }));
 }
 
 /** SASL `<response/>` (RFC 6120 §6.4.3); empty when `message` is. */

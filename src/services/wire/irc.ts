@@ -74,8 +74,9 @@ export const ircProxy: WireProtocol<IrcProxyProperties> = {
     const binary = session.protocol === 'binary.ircv3.net';
     const injector = injectorFor('irc', session, props, credentials);
     // IRC negotiates nothing the codecs share: without validateServer, lines are validated only
-    // while Gangway reads the server's answer to its own STARTTLS.
-    const lines = props.validateServer ? null : new IrcLineFramer(pair.toClient.maxLineBytes);
+    // while Gangway reads the server's answer to its own STARTTLS. With inject, Gangway's login
+    // (its SASL exchange) reads the server's lines, so they stay validated.
+    const lines = props.validateServer || injector !== null ? null : new IrcLineFramer(pair.toClient.maxLineBytes);
     let link: BackendLink | null = null;
     /** Set while Gangway waits for the server's answer to STARTTLS. */
     let starttlsAnswer: ((command: string) => void) | null = null;
