@@ -7,11 +7,6 @@ import type { Transport } from './types';
  */
 const STREAM_END_TIMEOUT_MS = 30_000;
 
-/** `error` listener of an accepted socket: the `close` that follows reports it (1006). */
-function destroyOnError(this: Socket): void {
-  this.destroy();
-}
-
 /**
  * A session's client over a plain TCP or TLS byte stream (`tcp://`, `tls://`). Reads arrive as
  * they come, split anywhere (the service frames them); there are no close codes, pings or
@@ -22,8 +17,14 @@ export class StreamTransport implements Transport {
   readonly protocol = '';
   readonly closeFrames = false;
 
+  /** The code of the error that broke the stream (ECONNRESET...), reported as the close reason. */
+  private failure = '';
+
   constructor(private readonly stream: Socket) {
-    stream.on('error', destroyOnError);
+    stream.on('error', (err: Error & { code?: string }) => {
+      this.failure ||= err.code ?? err.message;
+      stream.destroy();
+    });
   }
 
   socket(): Socket | null {
@@ -68,6 +69,6 @@ export class StreamTransport implements Transport {
   }
 
   onClose(listener: (code: number, reason: string) => void): void {
-    this.stream.once('close', (hadError: boolean) => listener(hadError ? 1006 : 1000, ''));
+    this.stream.once('close', (hadError: boolean) => listener(hadError ? 1006 : 1000, hadError ? this.failure : ''));
   }
 }

@@ -50,7 +50,7 @@ export interface Transport extends Source {
   ping?(): void;
   /**
    * Runs once the connection has closed: with the WebSocket close code and reason; on a byte stream
-   * 1000 after a clean end and 1006 after an error (a reset), with no reason.
+   * 1000 after a clean end, and 1006 after an error (a reset) with the error code as the reason.
    */
   onClose(listener: (code: number, reason: string) => void): void;
 }

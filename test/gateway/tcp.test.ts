@@ -126,6 +126,15 @@ describe('tcp:// sessions', () => {
     expect(await gw.metric('gangway_bytes_total', { service: 'raw', direction: 'out' })).toBe(14);
   });
 
+  it('logs a client that resets its connection as 1006 with the socket error as the reason', async () => {
+    const gw = await start({ services: [bytes('raw')] });
+    const c = await connect(gw.port('raw'));
+    await echoes(c, 'hello');
+    c.socket.resetAndDestroy();
+    await waitFor(() => gw.log.events('session.close').length === 1, 5000, 'the session.close line');
+    expect(gw.log.events('session.close')[0]).toMatchObject({ service: 'raw', transport: 'tcp', closeCode: 1006, reason: 'ECONNRESET' });
+  });
+
   it('closes a connection past the service maxConnections at once, counted and logged as TOO_MANY_CONNECTIONS', async () => {
     const gw = await start({ services: [bytes('raw', { limits: { maxConnections: 1 } })] });
     const first = await connect(gw.port('raw'));
