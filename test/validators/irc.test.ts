@@ -337,6 +337,18 @@ describe('IRC codec: rules', () => {
     expectFailure('toClient', '@=1 PING\r\n', ERRORS.BAD_TAG, 'empty tag key');
     expectFailure('toClient', '@++a PING\r\n', ERRORS.BAD_TAG, 'invalid tag key "++a"');
     expectFailure('toClient', '@bad_vendor/x=1 PING\r\n', ERRORS.BAD_TAG, 'invalid tag key "bad_vendor/x"');
+    expectFailure('toClient', '@+ PING\r\n', ERRORS.BAD_TAG, 'invalid tag key "+"');
+    expectFailure('toClient', '@a.b=1 PING\r\n', ERRORS.BAD_TAG, 'invalid tag key "a.b"');
+    expectFailure('toClient', '@/a=1 PING\r\n', ERRORS.BAD_TAG, 'invalid tag key "/a"');
+    expectFailure('toClient', '@a/=1 PING\r\n', ERRORS.BAD_TAG, 'invalid tag key "a/"');
+    expectFailure('toClient', '@a/b/c=1 PING\r\n', ERRORS.BAD_TAG, 'invalid tag key "a/b/c"');
+    expectFailure('toClient', '@ok=1;a.b/c.d=1 PING\r\n', ERRORS.BAD_TAG, 'invalid tag key "a.b/c.d"');
+    expect(runAll('toClient', '@+ex-1.example/a-b=x;k;a.b/c;ok= PING\r\n')[0]?.tags).toEqual([
+      ['+ex-1.example/a-b', 'x'],
+      ['k', ''],
+      ['a.b/c', ''],
+      ['ok', ''],
+    ]);
   });
 
   test('prefix syntax', () => {

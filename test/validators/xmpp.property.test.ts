@@ -81,7 +81,7 @@ describe('xmpp property: generated elements round-trip', () => {
         fc.pre(depthOf(child) < 64 && input.length < DEFAULT_LIMITS.maxStanzaBytes);
         const codec = createPair(LIMITS).toServer;
         const frames: XmppFrame[] = [];
-        for (const piece of splitAt(input, cuts)) frames.push(...codec.push(piece).map((f) => ({ ...f, raw: Buffer.from(f.raw) })));
+        for (const piece of splitAt(input, cuts)) frames.push(...codec.push(piece).map((f) => ({ ...f, attributes: f.attributes, raw: Buffer.from(f.raw) })));
         expect(frames.map((f) => f.kind)).toEqual(['stream:stream', 'message']);
         const message = frames[1] as XmppFrame;
         expect(message.raw.toString('utf8')).toBe(stanza);

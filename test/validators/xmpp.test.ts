@@ -81,9 +81,9 @@ function feedTcp(input: Buffer | string, split: Split = 'whole', opts: Partial<X
   return plain(frames);
 }
 
-/** Frames copied out of the pushed buffers (their `raw` is only valid until the next push). */
+/** Frames copied out of the pushed buffers (`raw`, and the attributes read from it, are only valid until the next push). */
 function plainKeep(frames: XmppFrame[]): XmppFrame[] {
-  return frames.map((f) => ({ ...f, raw: Buffer.from(f.raw) }));
+  return frames.map((f) => ({ ...f, attributes: f.attributes, raw: Buffer.from(f.raw) }));
 }
 
 function caught(fn: () => unknown): WireError {

@@ -13,7 +13,7 @@ import { isUtf8 } from 'node:buffer';
 import { WireError, type Codec, type Direction, type ErrorSpec } from '../types';
 import { Accumulator } from './accumulator';
 import { ERRORS } from './errors';
-import { IrcFrame, unescapeTagValue, type IrcPrefix } from './frame';
+import { IrcFrame, type IrcPrefix } from './frame';
 import { resolveLimits, type IrcLimits } from './limits';
 
 const LF = 0x0a;
@@ -22,9 +22,11 @@ const NUL = 0x00;
 const SP = 0x20;
 const AT = 0x40;
 
-const COMMAND_WORD = /^[A-Za-z]+$/;
-const COMMAND_NUMERIC = /^[0-9]{3}$/;
-const TAG_KEY = /^\+?(?:[A-Za-z0-9.-]+\/)?[A-Za-z0-9-]+$/;
+const PLUS = 0x2b;
+const SLASH = 0x2f;
+const DOT = 0x2e;
+const SEMI = 0x3b;
+const EQ = 0x3d;
 
 /** How bytes arrive: a byte stream of lines (TCP), or one message per push (WebSocket). */
 export type IrcFraming = 'stream' | 'message';
@@ -205,11 +207,12 @@ export class IrcCodec implements Codec<IrcFrame> {
 
     const n = text.length;
     let i = 0;
-    let tags = IrcFrame.noTags;
+    let tags = '';
     if (text.charCodeAt(0) === AT) {
       const sp = text.indexOf(' ');
       if (sp === -1) throw this.fail(ERRORS.MISSING_COMMAND, 'tags without a command');
-      tags = this.parseTags(text.slice(1, sp));
+      tags = text.slice(1, sp);
+      this.checkTagKeys(tags);
       i = skipSpaces(text, sp);
     }
     let prefix: IrcPrefix | null = null;
@@ -225,9 +228,12 @@ export class IrcCodec implements Codec<IrcFrame> {
     const commandEnd = sp === -1 ? n : sp;
     const word = text.slice(i, commandEnd);
     let command: string;
-    if (COMMAND_WORD.test(word)) {
+    const shape = commandShape(text, i, commandEnd);
+    if (shape === UPPER) {
+      command = word;
+    } else if (shape === LETTERS) {
       command = word.toUpperCase();
-    } else if (COMMAND_NUMERIC.test(word)) {
+    } else if (shape === NUMERIC) {
       if (this.direction === 'toServer') throw this.fail(ERRORS.COMMAND_NOT_ALLOWED, `clients must not send numeric ${word}`);
       command = word;
     } else {
@@ -253,22 +259,43 @@ export class IrcCodec implements Codec<IrcFrame> {
     return new IrcFrame(raw, tags, prefix, command, params);
   }
 
-  private parseTags(section: string): ReadonlyMap<string, string> {
-    const tags = new Map<string, string>();
+  /**
+   * Checks every key of a tags section (without `@`): `[+][vendor/]name`, the vendor a host name
+   * (letters, digits, `-`, `.`), the name letters, digits and `-`. Values are unescaped only when
+   * read ({@link IrcFrame.tags}); any value is valid.
+   */
+  private checkTagKeys(section: string): void {
+    const n = section.length;
     let from = 0;
-    while (from <= section.length) {
-      let semi = section.indexOf(';', from);
-      if (semi === -1) semi = section.length;
-      const tag = section.slice(from, semi);
-      const eq = tag.indexOf('=');
-      const key = eq === -1 ? tag : tag.slice(0, eq);
-      if (!TAG_KEY.test(key)) {
-        throw this.fail(ERRORS.BAD_TAG, key === '' ? 'empty tag key' : `invalid tag key "${printable(key)}"`);
+    for (;;) {
+      let i = from;
+      if (section.charCodeAt(i) === PLUS) i++;
+      let partFrom = i;
+      let dot = false;
+      let slash = false;
+      let ok = true;
+      let c = section.charCodeAt(i);
+      while (i < n && c !== SEMI && c !== EQ) {
+        if (c === SLASH) {
+          if (slash || i === partFrom) ok = false;
+          slash = true;
+          dot = false;
+          partFrom = i + 1;
+        } else if (c === DOT) {
+          dot = true;
+        } else if (!isKeyChar(c)) {
+          ok = false;
+        }
+        c = section.charCodeAt(++i);
       }
-      tags.set(key, eq === -1 ? '' : unescapeTagValue(tag.slice(eq + 1)));
+      if (i === from) throw this.fail(ERRORS.BAD_TAG, 'empty tag key');
+      if (!ok || dot || i === partFrom) {
+        throw this.fail(ERRORS.BAD_TAG, `invalid tag key "${printable(section.slice(from, i))}"`);
+      }
+      const semi = c === SEMI ? i : section.indexOf(';', i);
+      if (semi === -1) return;
       from = semi + 1;
     }
-    return tags;
   }
 
   private parsePrefix(raw: string): IrcPrefix {
@@ -284,6 +311,31 @@ export class IrcCodec implements Codec<IrcFrame> {
     if (name === '' || user === '' || host === '') throw this.fail(ERRORS.BAD_PREFIX, `prefix "${printable(raw)}" has an empty part`);
     return { raw, name, user, host };
   }
+}
+
+/** Letters, digits and `-`: the characters of a tag name (and, with `.`, of a vendor). */
+function isKeyChar(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x2d;
+}
+
+const UPPER = 0;
+const LETTERS = 1;
+const NUMERIC = 2;
+const INVALID = 3;
+
+/** What `text[from, to)` is as a command: upper-case letters, letters, three digits, or neither. */
+function commandShape(text: string, from: number, to: number): number {
+  let lower = false;
+  let digits = 0;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) continue;
+    if (c >= 0x61 && c <= 0x7a) lower = true;
+    else if (c >= 0x30 && c <= 0x39) digits++;
+    else return INVALID;
+  }
+  if (digits === 0) return lower ? LETTERS : UPPER;
+  return digits === 3 && to - from === 3 ? NUMERIC : INVALID;
 }
 
 function skipSpaces(text: string, i: number): number {

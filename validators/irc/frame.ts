@@ -23,12 +23,13 @@ const NO_TAGS: ReadonlyMap<string, string> = new Map<string, string>();
 export class IrcFrame implements WireFrame {
   /** The command, upper-cased (`PRIVMSG`, `001`). */
   readonly kind: string;
+  private parsedTags: ReadonlyMap<string, string> | null = null;
 
   constructor(
     /** Exact wire bytes, with the line end in stream framing. */
     readonly raw: Buffer,
-    /** Tags, unescaped; a key without value maps to `''`; for a repeated key the last one counts. */
-    readonly tags: ReadonlyMap<string, string>,
+    /** The tags section as sent, without `@` and the space after it; `''` when there is none. */
+    readonly tagSection: string,
     /** The prefix, or `null`. */
     readonly prefix: IrcPrefix | null,
     /** The command, upper-cased (IRC commands are case-insensitive). */
@@ -39,8 +40,24 @@ export class IrcFrame implements WireFrame {
     this.kind = command;
   }
 
-  /** A frame with no tags shares one empty map. */
-  static readonly noTags = NO_TAGS;
+  /**
+   * Tags, unescaped (decoded on first read); a key without value maps to `''`; for a repeated
+   * key the last one counts.
+   */
+  get tags(): ReadonlyMap<string, string> {
+    if (this.parsedTags === null) this.parsedTags = this.tagSection === '' ? NO_TAGS : parseTags(this.tagSection);
+    return this.parsedTags;
+  }
+}
+
+/** The tags of a section whose keys the codec has checked. */
+function parseTags(section: string): ReadonlyMap<string, string> {
+  const tags = new Map<string, string>();
+  for (const tag of section.split(';')) {
+    const eq = tag.indexOf('=');
+    tags.set(eq === -1 ? tag : tag.slice(0, eq), eq === -1 ? '' : unescapeTagValue(tag.slice(eq + 1)));
+  }
+  return tags;
 }
 
 /** Escapes a tag value (IRCv3 message-tags, "Escaping values"). */

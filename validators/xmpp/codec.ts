@@ -42,7 +42,10 @@ export interface XmppFrame extends WireFrame {
   readonly localName: string;
   /** Namespace URI the element is in; empty for whitespace. */
   readonly namespace: string;
-  /** Attributes of the top-level element by qualified name, entity references decoded. */
+  /**
+   * Attributes of the top-level element by qualified name, entity references decoded. Decoded
+   * from `raw` on first read, so read them while `raw` is valid (before the next `push`).
+   */
   readonly attributes: Readonly<Record<string, string>>;
   /** True on an `open` frame that starts a restarted stream (after SASL success, TLS, `restart()`). */
   readonly restart: boolean;
@@ -123,12 +126,24 @@ const A_AMP = 1;
 const A_WS = 2;
 const ATTR_STRIDE = 5;
 
-const NO_LIMIT = Number.MAX_SAFE_INTEGER;
+/**
+ * The size limit while no unit is open: above every index into a buffer the tokenizer reads
+ * (the stream codec reads pushed chunks at most {@link MAX_SCAN} bytes at a time), and a small
+ * integer, so that V8 keeps index arithmetic on integers.
+ */
+const NO_LIMIT = 0x3fffffff;
+/** Most bytes of one pushed chunk the stream codec scans at a time. */
+const MAX_SCAN = 0x20000000;
 const CDATA_OPEN = Buffer.from('CDATA[', 'latin1');
 const XML_TARGET = Buffer.from('xml', 'latin1');
 const NS_XML_BYTES = Buffer.from(NS_XML, 'latin1');
 const NS_XMLNS_BYTES = Buffer.from(NS_XMLNS, 'latin1');
 const EMPTY_ATTRIBUTES: Readonly<Record<string, string>> = Object.freeze(Object.create(null) as Record<string, string>);
+/**
+ * Prototype of attribute records: nothing inherited (no `__proto__` setter, no `toString`), and
+ * unlike `Object.create(null)` records built on it keep V8's fast properties.
+ */
+const RECORD_PROTO: object = Object.freeze(Object.create(null) as object);
 
 const PREDEFINED = ['lt', 'gt', 'amp', 'quot', 'apos'].map((n) => Buffer.from(n, 'latin1'));
 const PREDEFINED_VALUES: Readonly<Record<string, string>> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
@@ -162,6 +177,48 @@ function decodeValue(buf: Buffer, start: number, end: number, flags: number): st
   if ((flags & A_WS) !== 0) s = s.replace(ATTR_NORMALIZE, ' ');
   if ((flags & A_AMP) !== 0) s = s.replace(ENTITY_REF, decodeReference);
   return s;
+}
+
+/**
+ * The attributes `spans` describes ([nameStart, nameEnd, valueStart, valueEnd, flags] each,
+ * `count` of them), their positions shifted by `delta` into `buf`.
+ */
+function attributeRecord(buf: Buffer, spans: readonly number[], count: number, delta: number): Readonly<Record<string, string>> {
+  if (count === 0) return EMPTY_ATTRIBUTES;
+  const out = Object.create(RECORD_PROTO) as Record<string, string>;
+  for (let k = 0; k < count * ATTR_STRIDE; k += ATTR_STRIDE) {
+    const name = NAMES.get(buf, (spans[k] as number) + delta, (spans[k + 1] as number) + delta);
+    out[name] = decodeValue(buf, (spans[k + 2] as number) + delta, (spans[k + 3] as number) + delta, spans[k + 4] as number);
+  }
+  return out;
+}
+
+/** A unit as the codecs emit it; the attributes of its element are decoded when first read. */
+class UnitFrame implements XmppFrame {
+  private decoded: Readonly<Record<string, string>> | null;
+
+  constructor(
+    readonly kind: string,
+    readonly type: XmppFrameType,
+    readonly name: string,
+    readonly localName: string,
+    readonly namespace: string,
+    readonly restart: boolean,
+    readonly raw: Buffer,
+    /** Attribute spans relative to `raw`, read when `decoded` is null. */
+    private readonly spans: readonly number[] | null,
+    decoded: Readonly<Record<string, string>> | null,
+  ) {
+    this.decoded = decoded;
+  }
+
+  get attributes(): Readonly<Record<string, string>> {
+    if (this.decoded === null) {
+      const spans = this.spans ?? [];
+      this.decoded = attributeRecord(this.raw, spans, spans.length / ATTR_STRIDE, 0);
+    }
+    return this.decoded;
+  }
 }
 
 /** Shared by the two codecs of one connection: a restart trigger seen by one arms both. */
@@ -242,7 +299,10 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
   private topName = '';
   private topLocal = '';
   private topNs = '';
-  private topAttrs: Readonly<Record<string, string>> = EMPTY_ATTRIBUTES;
+  /** The top-level element's attributes when decoded already (stream headers), else null. */
+  private topAttrs: Readonly<Record<string, string>> | null = EMPTY_ATTRIBUTES;
+  /** Its attribute spans relative to the unit's start, for decoding on first read; null when none. */
+  private topSpans: number[] | null = null;
   private topType: XmppFrameType = 'element';
   private topKind = '';
   private topRestart = false;
@@ -304,18 +364,23 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
     const o = this.opts;
     // The unit's size limit, reloaded after every call that may start or complete a unit.
     let fl = this.frameLimit;
+    // The tokenizer state, kept in a local and stored back before every return and every call
+    // that reads it; reloaded after every call that may change it.
+    let state = this.state;
+    // Where the loop stops: the end of the buffer, or the first byte beyond the unit's size limit.
+    let lim = fl < end ? fl : end;
     // Runs of bytes that need no look (plain text, plain attribute values, name bytes, whitespace in
     // a tag) are skipped in tight loops bounded by the end of the buffer, the unit's size limit and
     // the limit of the token; the byte a loop stops at is then handled exactly like any other.
-    for (; pos < end; pos++) {
+    for (; pos < lim; pos++) {
       let c = buf[pos] as number;
-      if (pos >= fl) this.tooLarge();
-      switch (this.state) {
+      switch (state) {
         case S_LEVEL:
           if (c === LT) {
             this.levelMarkup(buf, pos, out);
             fl = this.frameLimit;
-            this.state = S_LT;
+            lim = fl < end ? fl : end;
+            state = S_LT;
           } else if ((CT[c] as number) & C_WS) {
             if (!this.inFrame && this.wsStart < 0) this.wsStart = pos;
           } else {
@@ -328,19 +393,22 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
             const stop = minOf(end, fl, this.textStart + o.maxTextBytes);
             if (pos < stop) {
               do pos++; while (pos < stop && !((CT[buf[pos] as number] as number) & C_TEXT_STOP));
-              if (pos === end) return end;
+              if (pos === end) {
+                this.state = state;
+                return end;
+              }
               if (pos >= fl) this.tooLarge();
               c = buf[pos] as number;
             }
           }
           if (c === LT) {
-            this.state = S_LT;
+            state = S_LT;
             break;
           }
           if (c === AMP) {
             this.entityStart = pos;
             this.entityReturn = S_TEXT;
-            this.state = S_ENTITY;
+            state = S_ENTITY;
             break;
           }
           if (c === GT) {
@@ -362,15 +430,15 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
             }
             this.nameStart = pos;
             this.attrCount = 0;
-            this.state = S_START_NAME;
+            state = S_START_NAME;
           } else if (c === SLASH) {
             this.nameStart = pos + 1;
-            this.state = S_END_NAME;
+            state = S_END_NAME;
           } else if (c === BANG) {
-            this.state = S_BANG;
+            state = S_BANG;
           } else if (c === QUESTION) {
             this.nameStart = pos + 1;
-            this.state = S_PI_TARGET;
+            state = S_PI_TARGET;
           } else {
             this.fail(ERRORS.NOT_WELL_FORMED, `unexpected ${show(c)} after "<" at byte ${this.at(pos)}`);
           }
@@ -379,19 +447,24 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
         case S_START_NAME:
           if ((CT[c] as number) & C_NAME) {
             pos = this.skipName(buf, pos, end, fl, this.nameStart);
-            if (pos === end) return end;
+            if (pos === end) {
+              this.state = state;
+              return end;
+            }
             c = buf[pos] as number;
             if ((CT[c] as number) & C_NAME) this.nameTooLong(this.nameStart);
           }
           this.nameEnd = pos;
           this.nameColon = this.checkQName(buf, this.nameStart, pos, 'element');
           if ((CT[c] as number) & C_WS) {
-            this.state = S_TAG;
+            state = S_TAG;
           } else if (c === GT) {
             if (this.startTagEnd(buf, pos, false, out)) return pos + 1;
+            state = this.state;
             fl = this.frameLimit;
+            lim = fl < end ? fl : end;
           } else if (c === SLASH) {
-            this.state = S_EMPTY;
+            state = S_EMPTY;
           } else {
             this.fail(ERRORS.NOT_WELL_FORMED, `unexpected ${show(c)} in element name at byte ${this.at(pos)}`);
           }
@@ -405,15 +478,17 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
           }
           if (c === GT) {
             if (this.startTagEnd(buf, pos, false, out)) return pos + 1;
+            state = this.state;
             fl = this.frameLimit;
+            lim = fl < end ? fl : end;
           } else if (c === SLASH) {
-            this.state = S_EMPTY;
+            state = S_EMPTY;
           } else if ((CT[c] as number) & C_NAME_START) {
             if (this.attrCount >= o.maxAttributes) {
               this.fail(ERRORS.TOO_MANY_ATTRIBUTES, `element at byte ${this.at(this.nameStart - 1)} has more than maxAttributes (${o.maxAttributes}) attributes`);
             }
             this.attrNameStart = pos;
-            this.state = S_ATTR_NAME;
+            state = S_ATTR_NAME;
           } else {
             this.fail(ERRORS.NOT_WELL_FORMED, `unexpected ${show(c)} in start tag at byte ${this.at(pos)}`);
           }
@@ -421,12 +496,14 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
 
         case S_AFTER_VALUE:
           if ((CT[c] as number) & C_WS) {
-            this.state = S_TAG;
+            state = S_TAG;
           } else if (c === GT) {
             if (this.startTagEnd(buf, pos, false, out)) return pos + 1;
+            state = this.state;
             fl = this.frameLimit;
+            lim = fl < end ? fl : end;
           } else if (c === SLASH) {
-            this.state = S_EMPTY;
+            state = S_EMPTY;
           } else {
             this.fail(ERRORS.NOT_WELL_FORMED, `expected whitespace, ">" or "/>" after attribute value, got ${show(c)} at byte ${this.at(pos)}`);
           }
@@ -435,7 +512,10 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
         case S_ATTR_NAME:
           if ((CT[c] as number) & C_NAME) {
             pos = this.skipName(buf, pos, end, fl, this.attrNameStart);
-            if (pos === end) return end;
+            if (pos === end) {
+              this.state = state;
+              return end;
+            }
             c = buf[pos] as number;
             if ((CT[c] as number) & C_NAME) this.nameTooLong(this.attrNameStart);
           }
@@ -448,19 +528,19 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
               this.quote = q;
               this.valueStart = pos + 1;
               this.valueFlags = 0;
-              this.state = S_ATTR_VALUE;
+              state = S_ATTR_VALUE;
             } else {
-              this.state = S_ATTR_QUOTE;
+              state = S_ATTR_QUOTE;
             }
           } else if ((CT[c] as number) & C_WS) {
-            this.state = S_ATTR_EQ;
+            state = S_ATTR_EQ;
           } else {
             this.fail(ERRORS.NOT_WELL_FORMED, `expected "=" after attribute name, got ${show(c)} at byte ${this.at(pos)}`);
           }
           break;
 
         case S_ATTR_EQ:
-          if (c === EQ) this.state = S_ATTR_QUOTE;
+          if (c === EQ) state = S_ATTR_QUOTE;
           else if (!((CT[c] as number) & C_WS)) {
             this.fail(ERRORS.NOT_WELL_FORMED, `expected "=" after attribute name, got ${show(c)} at byte ${this.at(pos)}`);
           }
@@ -471,7 +551,7 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
             this.quote = c;
             this.valueStart = pos + 1;
             this.valueFlags = 0;
-            this.state = S_ATTR_VALUE;
+            state = S_ATTR_VALUE;
           } else if (!((CT[c] as number) & C_WS)) {
             this.fail(ERRORS.NOT_WELL_FORMED, `attribute value must be quoted, got ${show(c)} at byte ${this.at(pos)}`);
           }
@@ -482,7 +562,10 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
             const stop = minOf(end, fl, this.valueStart + o.maxAttributeValueBytes);
             if (pos < stop) {
               do pos++; while (pos < stop && !((CT[buf[pos] as number] as number) & C_VALUE_STOP));
-              if (pos === end) return end;
+              if (pos === end) {
+                this.state = state;
+                return end;
+              }
               if (pos >= fl) this.tooLarge();
               c = buf[pos] as number;
             }
@@ -496,7 +579,7 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
             a[i + 3] = pos;
             a[i + 4] = this.valueFlags;
             this.attrCount++;
-            this.state = S_AFTER_VALUE;
+            state = S_AFTER_VALUE;
             // The usual byte after the closing quote (a space, '>' or '/') is taken here, as
             // S_AFTER_VALUE would.
             if (pos + 1 < end && pos + 1 < fl) {
@@ -504,13 +587,15 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
               if (n === GT) {
                 pos++;
                 if (this.startTagEnd(buf, pos, false, out)) return pos + 1;
+                state = this.state;
                 fl = this.frameLimit;
+                lim = fl < end ? fl : end;
               } else if (n === SLASH) {
                 pos++;
-                this.state = S_EMPTY;
+                state = S_EMPTY;
               } else if ((CT[n] as number) & C_WS) {
                 pos++;
-                this.state = S_TAG;
+                state = S_TAG;
               }
             }
             break;
@@ -522,7 +607,7 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
             this.valueFlags |= A_AMP;
             this.entityStart = pos;
             this.entityReturn = S_ATTR_VALUE;
-            this.state = S_ENTITY;
+            state = S_ENTITY;
           } else if (c === LT) {
             this.fail(ERRORS.NOT_WELL_FORMED, `"<" in attribute value at byte ${this.at(pos)}`);
           } else if ((CT[c] as number) & (C_CTRL | C_WS)) {
@@ -534,7 +619,9 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
         case S_EMPTY:
           if (c !== GT) this.fail(ERRORS.NOT_WELL_FORMED, `expected ">" after "/" at byte ${this.at(pos)}`);
           if (this.startTagEnd(buf, pos, true, out)) return pos + 1;
+          state = this.state;
           fl = this.frameLimit;
+          lim = fl < end ? fl : end;
           break;
 
         case S_END_NAME:
@@ -543,7 +630,10 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
               this.fail(ERRORS.INVALID_NAME, `invalid end tag name at byte ${this.at(pos)}`);
             }
             pos = this.skipName(buf, pos, end, fl, this.nameStart);
-            if (pos === end) return end;
+            if (pos === end) {
+              this.state = state;
+              return end;
+            }
             c = buf[pos] as number;
             if ((CT[c] as number) & C_NAME) this.nameTooLong(this.nameStart);
           }
@@ -551,9 +641,11 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
           this.nameEnd = pos;
           if (c === GT) {
             if (this.endTag(buf, pos, out)) return pos + 1;
+            state = this.state;
             fl = this.frameLimit;
+            lim = fl < end ? fl : end;
           } else if ((CT[c] as number) & C_WS) {
-            this.state = S_END_TAG;
+            state = S_END_TAG;
           } else {
             this.fail(ERRORS.NOT_WELL_FORMED, `unexpected ${show(c)} in end tag at byte ${this.at(pos)}`);
           }
@@ -562,7 +654,9 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
         case S_END_TAG:
           if (c === GT) {
             if (this.endTag(buf, pos, out)) return pos + 1;
+            state = this.state;
             fl = this.frameLimit;
+            lim = fl < end ? fl : end;
           } else if (!((CT[c] as number) & C_WS)) {
             this.fail(ERRORS.NOT_WELL_FORMED, `unexpected ${show(c)} in end tag at byte ${this.at(pos)}`);
           }
@@ -573,14 +667,17 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
             const stop = minOf(end, fl, this.entityStart + 1 + o.maxNameBytes);
             if (pos < stop) {
               do pos++; while (pos < stop && (((CT[buf[pos] as number] as number) & C_NAME) || buf[pos] === HASH));
-              if (pos === end) return end;
+              if (pos === end) {
+                this.state = state;
+                return end;
+              }
               if (pos >= fl) this.tooLarge();
               c = buf[pos] as number;
             }
           }
           if (c === SEMI) {
             this.checkReference(buf, this.entityStart + 1, pos);
-            this.state = this.entityReturn;
+            state = this.entityReturn;
           } else if (((CT[c] as number) & C_NAME) || c === HASH) {
             if (pos - this.entityStart > o.maxNameBytes) this.nameTooLong(this.entityStart + 1);
           } else {
@@ -590,10 +687,10 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
 
         case S_BANG:
           if (c === DASH) {
-            this.state = S_COMMENT;
+            state = S_COMMENT;
           } else if (c === LSQB) {
             this.matchIndex = 0;
-            this.state = S_CDATA_OPEN;
+            state = S_CDATA_OPEN;
           } else if (c >= 0x41 && c <= 0x5a) {
             this.fail(ERRORS.DTD, `markup declaration (DOCTYPE, ENTITY, ...) at byte ${this.at(pos - 2)}: DTDs are not allowed in XMPP (RFC 6120 §11.1)`);
           } else {
@@ -615,14 +712,14 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
           if (++this.matchIndex === CDATA_OPEN.length) {
             if (this.depth === 0) this.fail(ERRORS.NOT_WELL_FORMED, `CDATA section outside an element at byte ${this.at(pos - 8)}`);
             this.textStart = pos + 1;
-            this.state = S_CDATA;
+            state = S_CDATA;
           }
           break;
 
         case S_CDATA:
           if (c === GT && pos - 2 >= this.textStart && buf[pos - 1] === RSQB && buf[pos - 2] === RSQB) {
             this.textStart = pos + 1;
-            this.state = S_TEXT;
+            state = S_TEXT;
             break;
           }
           if ((CT[c] as number) & C_CTRL) this.badChar(pos, c);
@@ -637,22 +734,25 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
             break;
           }
           this.piTargetEnd(buf, pos, c);
+          state = this.state;
           break;
 
         case S_DECL:
           if (c === GT && buf[pos - 1] === QUESTION && pos - 1 >= this.declStart) {
             this.checkDeclaration(buf, this.declStart, pos - 1);
             this.afterDecl = true;
-            this.state = S_LEVEL;
+            state = S_LEVEL;
           } else if ((CT[c] as number) & C_CTRL) {
             this.badChar(pos, c);
           }
           break;
 
         default:
-          this.fail(ERRORS.NOT_WELL_FORMED, `tokenizer in unknown state ${this.state}`);
+          this.fail(ERRORS.NOT_WELL_FORMED, `tokenizer in unknown state ${state}`);
       }
     }
+    if (pos < end) this.tooLarge();
+    this.state = state;
     return end;
   }
 
@@ -698,10 +798,7 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
     const start = this.wsStart;
     this.wsStart = -1;
     if (this.framing !== 'tcp' || end <= start) return;
-    out.push({
-      kind: 'whitespace', type: 'whitespace', name: '', localName: '', namespace: '',
-      attributes: EMPTY_ATTRIBUTES, restart: false, raw: buf.subarray(start, end),
-    });
+    out.push(new UnitFrame('whitespace', 'whitespace', '', '', '', false, buf.subarray(start, end), null, EMPTY_ATTRIBUTES));
   }
 
   private strayText(pos: number, c: number): never {
@@ -922,15 +1019,33 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
     return uri;
   }
 
-  private topAttributes(buf: Buffer): Readonly<Record<string, string>> {
-    if (this.attrCount === 0) return EMPTY_ATTRIBUTES;
-    const out = Object.create(null) as Record<string, string>;
-    const a = this.attrs;
-    for (let i = 0; i < this.attrCount; i++) {
-      const k = i * ATTR_STRIDE;
-      out[NAMES.get(buf, a[k] as number, a[k + 1] as number)] = decodeValue(buf, a[k + 2] as number, a[k + 3] as number, a[k + 4] as number);
+  /** The top-level element's attributes, decoded now. */
+  private decodeTop(buf: Buffer): Readonly<Record<string, string>> {
+    if (this.topAttrs === null) this.topAttrs = attributeRecord(buf, this.attrs, this.attrCount, 0);
+    return this.topAttrs;
+  }
+
+  /**
+   * Keeps the top-level element's attribute spans, relative to the unit's start, so that its
+   * frame decodes them only if someone reads them (a proxy forwarding stanzas never does).
+   */
+  private keepTopSpans(): void {
+    const n = this.attrCount * ATTR_STRIDE;
+    if (n === 0) {
+      this.topAttrs = EMPTY_ATTRIBUTES;
+      this.topSpans = null;
+      return;
     }
-    return out;
+    const spans = this.attrs.slice(0, n);
+    const start = this.frameStart;
+    for (let i = 0; i < n; i += ATTR_STRIDE) {
+      spans[i] = (spans[i] as number) - start;
+      spans[i + 1] = (spans[i + 1] as number) - start;
+      spans[i + 2] = (spans[i + 2] as number) - start;
+      spans[i + 3] = (spans[i + 3] as number) - start;
+    }
+    this.topAttrs = null;
+    this.topSpans = spans;
   }
 
   /** '>' of a start tag (`empty` for '/>'). Returns true when a unit completed in the carry. */
@@ -964,7 +1079,7 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
     this.topName = name;
     this.topLocal = local;
     this.topNs = ns;
-    this.topAttrs = this.topAttributes(buf);
+    this.keepTopSpans();
     this.topType = 'element';
     this.topKind = local;
     this.topRestart = false;
@@ -991,7 +1106,7 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
         if (this.phase === P_STREAM && !this.restartPending) {
           this.fail(ERRORS.UNEXPECTED_STREAM_HEADER, `<open/> at byte ${this.at(this.nameStart - 1)} while a stream is open and no restart is pending`);
         }
-        this.checkVersion();
+        this.checkVersion(buf);
         this.topRestart = this.phase === P_STREAM;
       }
     } else if (this.phase === P_PROLOG) {
@@ -1046,8 +1161,8 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
     return `at byte ${this.at(this.nameStart - 1)}`;
   }
 
-  private checkVersion(): void {
-    const version = this.topAttrs['version'];
+  private checkVersion(buf: Buffer): void {
+    const version = this.decodeTop(buf)['version'];
     if (version !== undefined && !/^1\.[0-9]+$/.test(version)) {
       this.fail(ERRORS.UNSUPPORTED_VERSION, `stream version "${version}" at byte ${this.at(this.nameStart - 1)}: only 1.x is supported`);
     }
@@ -1066,7 +1181,7 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
     if (content !== this.opts.contentNamespace) {
       this.fail(ERRORS.INVALID_NAMESPACE, `stream header ${this.tagAt()} declares content namespace "${content}", expected "${this.opts.contentNamespace}"`);
     }
-    this.checkVersion();
+    this.checkVersion(buf);
     const restart = this.phase === P_STREAM;
     // A new stream replaces the old one entirely: only the new header's declarations stay in scope.
     this.bindings.splice(0, mark);
@@ -1091,6 +1206,7 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
         this.topLocal = 'stream';
         this.topNs = NS_STREAMS;
         this.topAttrs = EMPTY_ATTRIBUTES;
+        this.topSpans = null;
         this.topType = 'close';
         this.topKind = '/stream:stream';
         this.topRestart = false;
@@ -1125,10 +1241,7 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
       }
     }
     const type = this.topType;
-    out.push({
-      kind: this.topKind, type, name: this.topName, localName: this.topLocal, namespace: this.topNs,
-      attributes: this.topAttrs, restart: this.topRestart, raw,
-    });
+    out.push(new UnitFrame(this.topKind, type, this.topName, this.topLocal, this.topNs, this.topRestart, raw, this.topSpans, this.topAttrs));
     if (type === 'open') {
       this.phase = P_STREAM;
       this.restartPending = false;
@@ -1152,6 +1265,7 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
     this.depth = 0;
     this.stackTop = 0;
     this.topAttrs = EMPTY_ATTRIBUTES;
+    this.topSpans = null;
     this.topIsFraming = false;
     this.state = S_LEVEL;
     this.onFrameComplete();
@@ -1258,6 +1372,13 @@ export class XmppStreamCodec extends XmppCodec {
   }
 
   push(chunk: Buffer): XmppFrame[] {
+    if (chunk.length <= MAX_SCAN) return this.pushPart(chunk);
+    const out: XmppFrame[] = [];
+    for (let off = 0; off < chunk.length; off += MAX_SCAN) out.push(...this.pushPart(chunk.subarray(off, off + MAX_SCAN)));
+    return out;
+  }
+
+  private pushPart(chunk: Buffer): XmppFrame[] {
     if (this.dead !== null) throw this.dead;
     const out: XmppFrame[] = [];
     const chunkBase = this.offset;
