@@ -17,6 +17,10 @@ data_path = "${STATE_DIR}/prosody/data"
 -- Logs go to the console; compose/up sends them to compose/.state/logs/prosody.log.
 log = { { levels = { min = "info" }; to = "console" } }
 
+-- Stanzas leave as soon as they are written: with Nagle's algorithm (Prosody's default) a
+-- stanza waits behind an unacknowledged one for the peer's delayed ACK, up to 40 ms on Linux.
+network_settings = { nagle = false }
+
 interfaces = { "${BIND_ADDRESS}" }
 local_interfaces = { "${BIND_ADDRESS}" }
 c2s_ports = { ${XMPP_C2S_PORT} }
