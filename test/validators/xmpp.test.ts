@@ -148,6 +148,7 @@ const TCP_ERRORS: readonly TcpCase[] = [
   { title: 'control character in text', error: 'INVALID_CHAR', input: `${H}<message><body>a\u0001</body></message>`, message: `character U+0001 not allowed in XML at byte 115` },
   { title: 'control character in attribute', error: 'INVALID_CHAR', input: `${H}<message id='\u001f'/>`, message: `character U+001F not allowed in XML at byte 112` },
   { title: 'U+FFFE in text', error: 'INVALID_CHAR', input: `${H}<message><body>\ufffe</body></message>`, message: `character U+FFFE not allowed in XML at byte 114` },
+  { title: 'U+FFFF in a unit after one with 0xEF-led fullwidth text', error: 'INVALID_CHAR', input: `${H}<message><body>\uff48\uff49\uff01 \u00fc</body></message><message><body>\uffff</body></message>`, message: `character U+FFFF not allowed in XML at byte 158` },
   { title: 'NUL character reference', error: 'BAD_CHAR_REF', input: `${H}<message><body>&#0;</body></message>`, message: `character reference at byte 114 names a character XML forbids` },
   { title: 'surrogate character reference', error: 'BAD_CHAR_REF', input: `${H}<message><body>&#xD800;</body></message>`, message: `character reference at byte 114 names a character XML forbids` },
   { title: 'out-of-range character reference', error: 'BAD_CHAR_REF', input: `${H}<message id='&#x110000;'/>`, message: `character reference at byte 112 names a character XML forbids` },
@@ -162,6 +163,7 @@ const TCP_ERRORS: readonly TcpCase[] = [
   { title: 'declaration without version', error: 'BAD_XML_DECLARATION', input: `<?xml encoding='UTF-8'?>${H}`, message: `malformed XML declaration at byte 0` },
   { title: 'empty declaration', error: 'BAD_XML_DECLARATION', input: `<?xml?>${H}`, message: `malformed XML declaration at byte 0` },
   { title: 'invalid UTF-8 sequence', error: 'INVALID_UTF8', input: Buffer.concat([b(`${H}<message><body>`), Buffer.from([0xc3, 0x28]), b('</body></message>')]), message: `<message> at byte 99 is not valid UTF-8` },
+  { title: 'invalid UTF-8 in a unit after a valid one', error: 'INVALID_UTF8', input: Buffer.concat([b(`${H}<message><body>\u00fc</body></message><message><body>`), Buffer.from([0xc3, 0x28]), b('</body></message>')]), message: `<message> at byte 133 is not valid UTF-8` },
   { title: 'overlong UTF-8', error: 'INVALID_UTF8', input: Buffer.concat([b(`${H}<message id='`), Buffer.from([0xc0, 0xaf]), b(`'/>`)]), message: `<message> at byte 99 is not valid UTF-8` },
   { title: 'UTF-8 surrogate', error: 'INVALID_UTF8', input: Buffer.concat([b(`${H}<message><body>`), Buffer.from([0xed, 0xa0, 0x80]), b('</body></message>')]), message: `<message> at byte 99 is not valid UTF-8` },
   { title: 'invalid UTF-8 in the header', error: 'INVALID_UTF8', input: Buffer.concat([b(`<stream:stream xmlns='jabber:client' xmlns:stream='${STREAMS}' to='`), Buffer.from([0xff]), b(`'>`)]), message: `<stream:stream> at byte 0 is not valid UTF-8` },
@@ -320,6 +322,16 @@ describe('xmpp TCP framing, valid streams', () => {
     ]);
     expect(frames[1]).toMatchObject({ name: 'stream:features', localName: 'features', namespace: STREAMS });
     expect(frames[13]?.attributes).toEqual({ from: 'room@conference.localhost/alice', to: 'alice@localhost/laptop' });
+  });
+
+  it('passes multi-byte text, 0xEF-led characters among it, whole or split inside a character', () => {
+    const units = ['\u00fc\u00df', '\uff48\uff49\uff01', '\u{1F44B} \u4f60\u597d', 'plain'].map((t) => `<message><body>${t}</body></message>`);
+    const stream = `${H}${units.join('')}${units.join(' ')}`;
+    const whole = feedTcp(stream);
+    expect(whole.filter((f) => f.kind === 'message').map((f) => f.raw)).toEqual(
+      [...units, ...units].map((u) => Buffer.from(u).toString('latin1')),
+    );
+    for (const split of ['bytes', 7, 99, 1, 2, 3] as const) expect(feedTcp(stream, split)).toEqual(whole);
   });
 
   it('hands out views of the pushed chunk for units inside it, and copies for units spanning pushes', () => {

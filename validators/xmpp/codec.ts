@@ -276,6 +276,14 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
   private matchIndex = 0;
   /** Start of a run of whitespace between top-level units, or -1. */
   protected wsStart = -1;
+  /**
+   * End of the span of the buffer being scanned that holds UTF-8 without U+FFFE or U+FFFF, checked
+   * in one pass for all the units it holds; -1 when that span did not pass (each unit is then
+   * checked alone, for the exact error), -2 when not looked at yet.
+   */
+  private textCheckedEnd = -2;
+  /** End of the bytes of the buffer being scanned (a carry buffer holds more than its data). */
+  private scanEnd = 0;
 
   // Open elements inside the current unit: [nameStart, nameEnd, bindingsMark] per element.
   // Entries above `stackTop` are stale: the array is reused, never shrunk.
@@ -367,6 +375,8 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
     // The tokenizer state, kept in a local and stored back before every return and every call
     // that reads it; reloaded after every call that may change it.
     let state = this.state;
+    this.textCheckedEnd = -2;
+    this.scanEnd = end;
     // Where the loop stops: the end of the buffer, or the first byte beyond the unit's size limit.
     let lim = fl < end ? fl : end;
     // Runs of bytes that need no look (plain text, plain attribute values, name bytes, whitespace in
@@ -1234,11 +1244,9 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
   /** A top-level unit ends at `end` (exclusive). Returns true when it was read from the carry. */
   private completeFrame(buf: Buffer, end: number, out: XmppFrame[]): boolean {
     const raw = buf.subarray(this.frameStart, end);
-    if (!isUtf8(raw)) this.fail(ERRORS.INVALID_UTF8, `<${this.topName}> at byte ${this.at(this.frameStart)} is not valid UTF-8`);
-    for (let i = raw.indexOf(0xef); i >= 0 && i + 2 < raw.length; i = raw.indexOf(0xef, i + 1)) {
-      if (raw[i + 1] === 0xbf && ((raw[i + 2] as number) & 0xfe) === 0xbe) {
-        this.fail(ERRORS.INVALID_CHAR, `character U+FFF${raw[i + 2] === 0xbe ? 'E' : 'F'} not allowed in XML at byte ${this.at(this.frameStart + i)}`);
-      }
+    if (end > this.textCheckedEnd) {
+      if (this.textCheckedEnd === -2) this.textCheckedEnd = checkedTextEnd(buf, this.frameStart, this.scanEnd);
+      if (end > this.textCheckedEnd) this.checkUnitText(raw);
     }
     const type = this.topType;
     out.push(new UnitFrame(this.topKind, type, this.topName, this.topLocal, this.topNs, this.topRestart, raw, this.topSpans, this.topAttrs));
@@ -1275,6 +1283,16 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
       return true;
     }
     return false;
+  }
+
+  /** The unit `raw` is UTF-8 and holds no U+FFFE or U+FFFF (XML 1.0 `Char`). */
+  private checkUnitText(raw: Buffer): void {
+    if (!isUtf8(raw)) this.fail(ERRORS.INVALID_UTF8, `<${this.topName}> at byte ${this.at(this.frameStart)} is not valid UTF-8`);
+    for (let i = raw.indexOf(0xef); i >= 0 && i + 2 < raw.length; i = raw.indexOf(0xef, i + 1)) {
+      if (raw[i + 1] === 0xbf && ((raw[i + 2] as number) & 0xfe) === 0xbe) {
+        this.fail(ERRORS.INVALID_CHAR, `character U+FFF${raw[i + 2] === 0xbe ? 'E' : 'F'} not allowed in XML at byte ${this.at(this.frameStart + i)}`);
+      }
+    }
   }
 
   /** Pushes the element whose start tag was just read; `mark` is the bindings length before it. */
@@ -1321,6 +1339,18 @@ export abstract class XmppCodec implements Codec<XmppFrame> {
   protected get idle(): boolean {
     return !this.inFrame && this.state === S_LEVEL;
   }
+}
+
+/**
+ * Where the span of `buf` from `start` (a unit's '<') to its last '>' before `limit` ends, when
+ * that span is UTF-8 without a 0xEF byte (the lead byte of U+FFFE and U+FFFF); else -1. Bounded by
+ * ASCII bytes, the span is cut at character boundaries, so every unit inside it passes the
+ * per-unit check: one pass over a chunk replaces one per unit.
+ */
+function checkedTextEnd(buf: Buffer, start: number, limit: number): number {
+  const end = buf.lastIndexOf(GT, limit - 1) + 1;
+  const span = buf.subarray(start, end);
+  return isUtf8(span) && span.indexOf(0xef) === -1 ? end : -1;
 }
 
 function minOf(a: number, b: number, c: number): number {
