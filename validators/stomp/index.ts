@@ -39,31 +39,41 @@ export class StompCodecPair implements CodecPair<StompFrame> {
   }
 }
 
+/** What an ERROR frame says (see {@link errorFrame}). */
+export interface ErrorFrameInit {
+  /** The `message` header: a short summary. */
+  readonly message: string;
+  /** The `code` header: the error's stable code. */
+  readonly code: string;
+  /** The plain-text body, one line (a line end is added). */
+  readonly text: string;
+  /** The `receipt-id` header, when the error answers a frame that asked for a receipt. */
+  readonly receiptId?: string;
+}
+
+/**
+ * An ERROR frame: `message`, `receipt-id` when given, `code`, `content-type`, `content-length`
+ * and the text as body; header values escaped for `version` (`null`: before a version was agreed,
+ * no escaping).
+ */
+export function errorFrame(init: ErrorFrameInit, version: StompVersion | null): Buffer {
+  const body = Buffer.from(`${init.text}\n`, 'utf8');
+  const headers: [string, string][] = [['message', init.message]];
+  if (init.receiptId !== undefined) headers.push(['receipt-id', init.receiptId]);
+  headers.push(['code', init.code], ['content-type', 'text/plain;charset=utf-8'], ['content-length', String(body.length)]);
+  return encodeFrame({ command: 'ERROR', headers, body }, version);
+}
+
 /**
  * The ERROR frame telling a client why its stream was refused: `message` (the catalogue summary, or
  * the error's own message for a code outside the STOMP catalogue, escaped for the version in force
- * when the error was raised), `code`, `content-type`,
- * `content-length`, and a body `<code> (<condition>): <detail>`. `null` for errors raised on
- * the server's stream: a client cannot send ERROR to a server.
+ * when the error was raised), `code`, and a body `<code> (<condition>): <detail>`. `null` for
+ * errors raised on the server's stream: a client cannot send ERROR to a server.
  */
 export function replyFor(err: WireError): Buffer | null {
   if (err.protocol !== 'stomp' || err.direction !== 'toServer') return null;
-  const version: StompVersion | null = versionOfError(err);
   const summary = ERROR_BY_CODE.get(err.code)?.summary ?? err.message;
-  const body = Buffer.from(`${err.code} (${err.condition}): ${err.message}\n`, 'utf8');
-  return encodeFrame(
-    {
-      command: 'ERROR',
-      headers: [
-        ['message', summary],
-        ['code', err.code],
-        ['content-type', 'text/plain;charset=utf-8'],
-        ['content-length', String(body.length)],
-      ],
-      body,
-    },
-    version,
-  );
+  return errorFrame({ message: summary, code: err.code, text: `${err.code} (${err.condition}): ${err.message}` }, versionOfError(err));
 }
 
 /** The STOMP protocol module for the validator registry. */

@@ -20,8 +20,7 @@ import {
   type LossInfo,
   type SubscribeSpec,
 } from '../../../adapters/jms';
-import { StompCodecPair, encodeFrame, type StompFrame, type StompHeader, type StompLimits, type StompVersion } from '../../../validators/stomp';
-import { replyFor } from '../../../validators/stomp';
+import { StompCodecPair, encodeFrame, errorFrame, replyFor, type StompFrame, type StompHeader, type StompLimits, type StompVersion } from '../../../validators/stomp';
 import { WireError } from '../../../validators/types';
 import type { Credentials } from '../../../security/login-module';
 import type { Session, Valve } from '../../session';
@@ -720,11 +719,8 @@ export class StompJmsConnection {
     // A client that does not read gets no more of what it did not read: only the ERROR.
     if (err.spec === STOMP_JMS_ERRORS.SLOW_CONSUMER) this.outbox.clear();
     this.log.debug({ code: err.spec.code, err: err.message, detail: err.detail }, 'stomp.jms error');
-    const body = Buffer.from(`${err.spec.code}: ${err.detail ?? err.message}\n`, 'utf8');
-    const headers: StompHeader[] = [['message', err.message]];
-    if (receiptId !== undefined) headers.push(['receipt-id', receiptId]);
-    headers.push(['code', err.spec.code], ['content-type', 'text/plain;charset=utf-8'], ['content-length', String(body.length)]);
-    this.outbox.push(encodeFrame({ command: 'ERROR', headers, body }, this.state === 'new' ? null : this.version), null);
+    const text = `${err.spec.code}: ${err.detail ?? err.message}`;
+    this.outbox.push(errorFrame({ message: err.message, code: err.spec.code, text, receiptId }, this.state === 'new' ? null : this.version), null);
     this.end(err.spec.close, err.message, err.spec.code);
   }
 

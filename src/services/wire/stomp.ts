@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isUtf8 } from 'node:buffer';
-import { DEFAULT_LIMITS, StompCodecPair, encodeFrame, replyFor, type StompFrame, type StompHeader, type StompLimits } from '../../../validators/stomp';
+import { DEFAULT_LIMITS, StompCodecPair, encodeFrame, errorFrame, replyFor, type StompFrame, type StompHeader, type StompLimits } from '../../../validators/stomp';
 import type { WireFrame } from '../../../validators/types';
 import type { Credential } from '../inject/types';
 import type { BackendLink, Transform } from '../pipe';
@@ -49,21 +49,6 @@ export function withCredential(frame: StompFrame, credential: Credential): Buffe
   const headers: StompHeader[] = frame.headers.filter(([name]) => name !== 'login' && name !== 'passcode');
   headers.push(['login', credential.username], ['passcode', credential.password]);
   return encodeFrame({ command: frame.command === 'STOMP' ? 'STOMP' : 'CONNECT', headers, body: frame.body }, null);
-}
-
-/**
- * An ERROR frame from Gangway itself, as the validator's replies are made: `message` and `code`
- * headers, the code and reason as the plain-text body.
- */
-export function errorFrame(message: string, code: string): Buffer {
-  const body = Buffer.from(`${code}: ${message}\n`, 'utf8');
-  const headers: StompHeader[] = [
-    ['message', message],
-    ['code', code],
-    ['content-type', 'text/plain;charset=utf-8'],
-    ['content-length', String(body.length)],
-  ];
-  return encodeFrame({ command: 'ERROR', headers, body }, null);
 }
 
 /**
@@ -143,7 +128,7 @@ export const stompProxy: WireProtocol<StompProxyProperties> = {
       endNotice(reason, code) {
         // STOMP 1.2 "ERROR": the server may send it at any time, then closes. The client gets
         // whole frames only, so this one starts on a frame boundary.
-        return [errorFrame(reason, code)];
+        return [errorFrame({ message: reason, code, text: `${code}: ${reason}` }, null)];
       },
     };
     if (injector !== null) transform.start = () => injector.load();
