@@ -374,9 +374,11 @@ export class Gateway implements GatewayView {
           refuseUpgrade(socket, verdict.status, verdict.body, verdict.headers);
           return;
         }
-        if (this.stopping || state.sessions.size >= svc.limits.maxConnections || this.sessionSet.size >= this.config.limits.maxConnections) {
+        // Other sessions may have opened while the login ran.
+        const full = this.capacity(state);
+        if (full) {
           void guard.release(verdict.subject);
-          refuse(GATEWAY_ERRORS.TOO_MANY_CONNECTIONS, `service ${svc.name} is at its connection limit`, { 'Retry-After': '5' });
+          refuse(full.spec, full.message, { 'Retry-After': full.retryAfter });
           return;
         }
         socket.resume();
@@ -419,9 +421,16 @@ export class Gateway implements GatewayView {
   /** Whether a new connection from `remote` may become a session of the service now; the refusal when not. */
   private admission(state: ServiceState, remote: string): Refusal | null {
     const svc = state.service.config;
-    const { TOO_MANY_CONNECTIONS, RATE_LIMITED } = GATEWAY_ERRORS;
+    if (this.stopping) return this.capacity(state);
+    if (!this.takeToken(state, remote)) return { spec: GATEWAY_ERRORS.RATE_LIMITED, message: `too many new connections from ${remote}: limit ${svc.limits.connectionsPerSecondPerIp}/s`, retryAfter: '1' };
+    return this.capacity(state);
+  }
+
+  /** Whether Gangway and the service have room for one more session (and are not stopping); the refusal when not. */
+  private capacity(state: ServiceState): Refusal | null {
+    const svc = state.service.config;
+    const { TOO_MANY_CONNECTIONS } = GATEWAY_ERRORS;
     if (this.stopping) return { spec: TOO_MANY_CONNECTIONS, message: 'Gangway is shutting down', retryAfter: '5' };
-    if (!this.takeToken(state, remote)) return { spec: RATE_LIMITED, message: `too many new connections from ${remote}: limit ${svc.limits.connectionsPerSecondPerIp}/s`, retryAfter: '1' };
     if (state.sessions.size >= svc.limits.maxConnections) return { spec: TOO_MANY_CONNECTIONS, message: `service ${svc.name} is at its limit of ${svc.limits.maxConnections} connections`, retryAfter: '5' };
     if (this.sessionSet.size >= this.config.limits.maxConnections) return { spec: TOO_MANY_CONNECTIONS, message: `Gangway is at its limit of ${this.config.limits.maxConnections} connections`, retryAfter: '5' };
     return null;

@@ -21,6 +21,8 @@ const ACCOUNTS: Readonly<Record<string, { readonly password: string; readonly ro
 };
 /** A user the endpoint never answers for. */
 const SLOW_USER = 'slow';
+/** A user the endpoint answers for (as a trader) only when a test says so. */
+const QUEUED_USER = 'queued';
 const TIMEOUT_MS = 300;
 const CHALLENGE = 'Basic realm="idp", charset="UTF-8", Bearer realm="idp"';
 /** Slack for timers firing and the close handshake. */
@@ -40,6 +42,8 @@ const tokens = new Map<string, { user: string; expiresAt: number }>();
 const seen: { body: Record<string, unknown>; key: string | undefined }[] = [];
 /** Answers the endpoint holds back (the slow user), ended at teardown. */
 const held: ServerResponse[] = [];
+/** Answers for the queued user, waiting for a test to send them. */
+const queued: (() => void)[] = [];
 
 function answer(req: IncomingMessage, res2: ServerResponse): void {
   const chunks: Buffer[] = [];
@@ -59,6 +63,10 @@ function answer(req: IncomingMessage, res2: ServerResponse): void {
     }
     if (body.username === SLOW_USER) {
       held.push(res2);
+      return undefined;
+    }
+    if (body.username === QUEUED_USER) {
+      queued.push(() => reply(200, { user: QUEUED_USER, roles: ['trader'] }));
       return undefined;
     }
     const account = ACCOUNTS[String(body.username)];
@@ -88,6 +96,14 @@ realms:
           url: ${endpoint.url}/check
           timeoutMs: ${TIMEOUT_MS}
           headers: { x-endpoint-key: "${endpointKey}" }
+  - name: idp-patient
+    modules:
+      - type: http
+        name: directory
+        options:
+          url: ${endpoint.url}/check
+          timeoutMs: 10000
+          headers: { x-endpoint-key: "${endpointKey}" }
 loginRateLimit: { maxFailuresPerAddress: 1000, maxFailuresPerUser: 1000 }
 tls:
   certificates:
@@ -97,6 +113,11 @@ services:
     type: echo
     accept: [ws://127.0.0.1:0/desk, wss://127.0.0.2:0/desk]
     auth: { realm: idp, schemes: [basic, bearer], authorization: { anyOf: [trader] } }
+  - name: single
+    type: echo
+    accept: ws://127.0.0.1:0/single
+    limits: { maxConnections: 1 }
+    auth: { realm: idp-patient, schemes: [basic] }
 `,
   );
 });
@@ -124,6 +145,24 @@ async function echo(ws: WebSocket): Promise<void> {
   ws.send('desk');
   expect((await back).data.toString()).toBe('desk');
 }
+
+describe('the connection limit and a login in progress', () => {
+  it('counts the sessions opened while a login ran: the late one gets 503 naming the limit', async () => {
+    const late = refusedUpgrade(gw.ws('/single'), undefined, { headers: { Authorization: basicFor(world, QUEUED_USER, world.secret('queued-users-password')) } });
+    await waitFor(() => queued.length === 1, 5000, "the endpoint's request for the queued user");
+    // The one place goes to a client whose login ends first.
+    const first = await openClient(res, gw.ws('/single'), undefined, { headers: { Authorization: basicFor(world, 'alice', ALICE_PW) } });
+    await echo(first);
+    const before = gw.errors('single')['GW_ERR_TOO_MANY_CONNECTIONS'] ?? 0;
+    queued.splice(0).forEach((send) => send());
+    const r = await late;
+    expect(r.status).toBe(503);
+    expect(r.headers['retry-after']).toBe('5');
+    expect(oneLine(r.body)).toBe('service single is at its limit of 1 connections');
+    expect(gw.errors('single')['GW_ERR_TOO_MANY_CONNECTIONS']).toBe(before + 1);
+    expect(gw.log.events('session.open').filter((l) => l.service === 'single').map((l) => l.user)).toEqual(['alice']);
+  });
+});
 
 describe.each(TRANSPORTS)('the http login module over %s', (transport) => {
   const desk = (): string => (transport === 'ws' ? gw.ws('/desk') : gw.wss('/desk'));
