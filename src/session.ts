@@ -23,8 +23,8 @@ export interface LoginRefusal {
   readonly message: string;
 }
 
-/** What {@link Session.login} decided: the user, or why not. */
-export type LoginResult = { readonly ok: true; readonly user: string | undefined } | LoginRefusal;
+/** What {@link Session.login} decided: in, or why not (the user is then {@link Session.subject}). */
+export type LoginResult = { readonly ok: true } | LoginRefusal;
 
 /**
  * Authenticates a session from credentials its client sent inside its own protocol (STOMP
@@ -169,12 +169,12 @@ export class Session {
    */
   async login(credentials: Credentials): Promise<LoginResult> {
     const login = this.loginHandler;
-    if (login === null) return { ok: true, user: this.subject?.user };
+    if (login === null) return { ok: true };
     const result = await login(credentials);
     if (!result.ok) return result;
     this.loginHandler = null;
     this.authSubject = result.subject;
-    return { ok: true, user: result.subject.user };
+    return { ok: true };
   }
 
   /** Names what produces the data sent to the client, so it is paused when the client is slow. */
