@@ -20,7 +20,11 @@ export class StreamTransport implements Transport {
   /** The code of the error that broke the stream (ECONNRESET...), reported as the close reason. */
   private failure = '';
 
-  constructor(private readonly stream: Socket) {
+  /** @param endTimeoutMs how long {@link close} waits for the stream to finish before cutting it */
+  constructor(
+    private readonly stream: Socket,
+    private readonly endTimeoutMs = STREAM_END_TIMEOUT_MS,
+  ) {
     stream.on('error', (err: Error & { code?: string }) => {
       this.failure ||= err.code ?? err.message;
       stream.destroy();
@@ -51,7 +55,7 @@ export class StreamTransport implements Transport {
   close(): void {
     if (this.stream.writableEnded) return;
     this.stream.end();
-    const cut = setTimeout(() => this.stream.destroy(), STREAM_END_TIMEOUT_MS);
+    const cut = setTimeout(() => this.stream.destroy(), this.endTimeoutMs);
     cut.unref();
     this.stream.once('close', () => clearTimeout(cut));
   }

@@ -195,6 +195,23 @@ describe('tcp:// sessions', () => {
     await echoes(c, 'alive');
   }, 10_000);
 
+  it('turns on TCP keep-alive probes after pingIntervalMs of silence instead of pings; none with pingIntervalMs 0', async () => {
+    const keepAlive = jest.spyOn(net.Socket.prototype, 'setKeepAlive');
+    try {
+      const gw = await start({ services: [bytes('probed', { limits: { pingIntervalMs: 1500 } }), bytes('unprobed', { limits: { pingIntervalMs: 0 } })] });
+      const probed = await connect(gw.port('probed'));
+      await echoes(probed, 'p');
+      const unprobed = await connect(gw.port('unprobed'));
+      await echoes(unprobed, 'u');
+      const sockets = new Map([...gw.gateway.sessions()].map((s) => [s.service, s.transport.socket()]));
+      const callsOn = (service: string): unknown[][] => keepAlive.mock.calls.filter((_, i) => keepAlive.mock.contexts[i] === sockets.get(service));
+      expect(callsOn('probed')).toEqual([[true, 1500]]);
+      expect(callsOn('unprobed')).toEqual([]);
+    } finally {
+      keepAlive.mockRestore();
+    }
+  });
+
   it('stops reading from a client that does not read, holding at most maxBufferedBytes, and ends it as a slow consumer', async () => {
     const gw = await start({ services: [bytes('raw', { limits: { maxBufferedBytes: BOUND, slowConsumerMs: 1500 } })] });
     const c = await connect(gw.port('raw'));
