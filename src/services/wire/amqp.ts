@@ -46,19 +46,18 @@ interface Progress {
   closing: boolean;
 }
 
-function observe(progress: Progress, direction: 'toServer' | 'toClient', frames: readonly WireFrame[]): void {
-  for (const frame of frames) {
-    const f = frame as Amqp091Frame | Amqp10Frame;
-    if (f.kind === 'connection.close' || f.kind === 'close') progress.closing = true;
-    else if (f.kind === 'protocol-header' && 'protocolId' in f) {
-      if (direction === 'toClient') progress.header ||= f.protocolId === 0;
-      else if (f.protocolId === 3) progress.inSasl = true;
-      else progress.amqpLayer = true;
-    } else if (direction === 'toClient') {
-      if (f.kind === 'connection.start') progress.started = true;
-      else if (f.kind === 'sasl-outcome') progress.inSasl = false;
-      else if (f.kind === 'open') progress.open = true;
-    }
+/** Moves `progress` on by one frame. */
+function observe(progress: Progress, direction: 'toServer' | 'toClient', frame: WireFrame): void {
+  const f = frame as Amqp091Frame | Amqp10Frame;
+  if (f.kind === 'connection.close' || f.kind === 'close') progress.closing = true;
+  else if (f.kind === 'protocol-header' && 'protocolId' in f) {
+    if (direction === 'toClient') progress.header ||= f.protocolId === 0;
+    else if (f.protocolId === 3) progress.inSasl = true;
+    else progress.amqpLayer = true;
+  } else if (direction === 'toClient') {
+    if (f.kind === 'connection.start') progress.started = true;
+    else if (f.kind === 'sasl-outcome') progress.inSasl = false;
+    else if (f.kind === 'open') progress.open = true;
   }
 }
 
@@ -196,8 +195,6 @@ function injectionReply(err: InjectionError, module: ProtocolModule | null, inSa
 class AmqpInjection {
   /** Mechanisms the server offered (Connection.Start or sasl-mechanisms). */
   private offered: string[] = [];
-  /** The client is in the AMQP 1.0 SASL layer. */
-  inSasl = false;
   /** The client opened AMQP 1.0 SASL (its login went or will go through sasl-init). */
   private sasl = false;
 
@@ -226,7 +223,6 @@ class AmqpInjection {
     const f = frame as Amqp091Frame | Amqp10Frame;
     if (f.kind === 'protocol-header' && 'protocolId' in f) {
       if (f.protocolId === 3) {
-        this.inSasl = true;
         this.sasl = true;
         return f.raw;
       }
@@ -249,7 +245,6 @@ class AmqpInjection {
       if (!this.offered.includes(PLAIN)) {
         throw new InjectionError('amqp10', INJECT_ERRORS.UNSUPPORTED_LOGIN, `the broker does not offer SASL PLAIN (offered: ${this.offered.join(' ') || 'none'})`);
       }
-      this.inSasl = false;
       return saslInitPlain(credential, f.fields['hostname']);
     }
     return f.raw;
@@ -283,8 +278,12 @@ export const amqpProxy: WireProtocol<AmqpProxyProperties> = {
       const limits = module === (amqp10 as ProtocolModule) ? props.amqp10Limits : props.amqp091Limits;
       return module.createPair(limits);
     };
-    const count = (direction: 'toServer' | 'toClient', frames: readonly WireFrame[]): void => {
-      for (const f of frames) metrics.frame(direction, f.kind);
+    /** Counts the frames and follows the connection's progress through them. */
+    const note = (direction: 'toServer' | 'toClient', frames: readonly WireFrame[]): void => {
+      for (const f of frames) {
+        metrics.frame(direction, f.kind);
+        observe(progress, direction, f);
+      }
     };
     const transform: Transform = {
       // AMQP over WebSocket is binary, even for a reply that happens to be UTF-8 (a protocol header).
@@ -304,8 +303,7 @@ export const amqpProxy: WireProtocol<AmqpProxyProperties> = {
           pair = choose(input);
         }
         const frames = pair.toServer.push(input);
-        count('toServer', frames);
-        observe(progress, 'toServer', frames);
+        note('toServer', frames);
         if (injection === null) return rawOf(frames);
         return rawOf(frames.map((f) => ({ raw: injection.fromClient(f) })));
       },
@@ -318,14 +316,15 @@ export const amqpProxy: WireProtocol<AmqpProxyProperties> = {
           return;
         }
         const frames = server.push(chunk);
-        count('toClient', frames);
-        observe(progress, 'toClient', frames);
+        note('toClient', frames);
         if (injection !== null) for (const f of frames) injection.fromServer(f);
         const out = rawOf(frames);
         if (out) send(out, true);
       },
       clientReply(err: WireError) {
-        if (err instanceof InjectionError) return [injectionReply(err, module, injection?.inSasl ?? false)];
+        // An injection error comes from the client's SASL header or sasl-init (or 0-9-1 Start-Ok),
+        // before the broker's outcome: inside SASL exactly when the client opened it.
+        if (err instanceof InjectionError) return [injectionReply(err, module, progress.inSasl)];
         const reply = (module ?? (amqp091 as ProtocolModule)).reply(err);
         return reply ? [reply] : [];
       },
