@@ -1,7 +1,8 @@
 import { PROTOCOLS } from '../../validators';
 import { CORPORA } from '../support/corpus';
 import type { Codec } from '../../validators/types';
-import { fuzz, mutate, prng } from './fuzz';
+import { prng } from '../support/wire';
+import { fuzz, mutate } from './fuzz';
 
 /** The short pass of `npm run fuzz` (same code, fewer inputs), run with every test run. */
 const ITERATIONS = 4000;

@@ -1,4 +1,5 @@
 import { WireError, type Codec, type ProtocolModule } from '../../validators/types';
+import { prng } from '../support/wire';
 
 /** A corpus: whole valid streams per direction, as a client and a server would send them. */
 export interface Corpus {
@@ -25,18 +26,6 @@ export interface FuzzReport {
   readonly maxBuffered: number;
   readonly slowestMs: number;
   readonly failures: readonly FuzzFailure[];
-}
-
-/** Deterministic PRNG (mulberry32): the same seed gives the same inputs. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Bytes that delimit or escape in the five protocols; mutations favour them. */

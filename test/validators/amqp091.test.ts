@@ -14,6 +14,7 @@ import {
 } from '../../validators/amqp091';
 import { amqp091 as e, tag091, feedBytes, feedSplit, randomCuts } from '../support/amqp-encode';
 import { corpus, toServerFrames, toClientFrames } from '../support/corpus/amqp091';
+import { caught } from '../support/wire';
 
 // amqplib's generated encoders: an independent oracle for the wire format.
 // The package's export map hides lib/, so it is loaded by path.
@@ -24,16 +25,6 @@ const defs = require(join(__dirname, '../../node_modules/amqplib/lib/defs.js')) 
 };
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
-
-function caught(fn: () => unknown): WireError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof WireError) return err;
-    throw err;
-  }
-  throw new Error('expected a WireError, nothing was thrown');
-}
 
 function expectFail(fn: () => unknown, spec: ErrorSpec, message: string | RegExp): WireError {
   const err = caught(fn);

@@ -14,6 +14,7 @@ import {
 } from '../../validators/amqp10';
 import { amqp10 as e, CODES, feedBytes, feedSplit, randomCuts } from '../support/amqp-encode';
 import { corpus, message, toClientFrames, toServerFrames } from '../support/corpus/amqp10';
+import { caught } from '../support/wire';
 
 // rhea's frame encoder: an independent oracle for the wire format.
 const rheaFrames = require(join(__dirname, '../../node_modules/rhea/lib/frames.js')) as {
@@ -27,16 +28,6 @@ const rhea = (name: string, fields: Record<string, unknown>): unknown => new (rh
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const n = e.null();
-
-function caught(fn: () => unknown): WireError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof WireError) return err;
-    throw err;
-  }
-  throw new Error('expected a WireError, nothing was thrown');
-}
 
 function expectFail(fn: () => unknown, spec: ErrorSpec, message: string | RegExp): WireError {
   const err = caught(fn);

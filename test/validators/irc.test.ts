@@ -15,6 +15,7 @@ import {
   type IrcLimits,
 } from '../../validators/irc';
 import { corpus } from '../support/corpus/irc';
+import { OTHER_SPLITS, caught, splitBuffer, type Split } from '../support/wire';
 
 type Dir = 'toServer' | 'toClient';
 
@@ -25,33 +26,6 @@ function own(s: string): Buffer {
   const out = Buffer.alloc(b.length);
   b.copy(out);
   return out;
-}
-
-/** Deterministic PRNG (mulberry32) so random splits are reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Splitting `mode` of a stream: 0 whole, 1 one byte per push, 2-6 random split points. */
-function chunksFor(buf: Buffer, mode: number): Buffer[] {
-  if (mode === 0) return [buf];
-  if (mode === 1) return Array.from(buf, (_, i) => buf.subarray(i, i + 1));
-  const r = rng(mode);
-  const parts: Buffer[] = [];
-  let i = 0;
-  while (i < buf.length) {
-    const n = 1 + Math.floor(r() * Math.min(buf.length - i, 23));
-    parts.push(Buffer.from(buf.subarray(i, i + n)));
-    i += n;
-  }
-  return parts;
 }
 
 interface Snap {
@@ -74,10 +48,10 @@ function snap(f: IrcFrame): Snap {
   };
 }
 
-function run(dir: Dir, data: Buffer, limits: Partial<IrcLimits> | undefined, mode: number): Snap[] {
+function run(dir: Dir, data: Buffer, limits: Partial<IrcLimits> | undefined, split: Split): Snap[] {
   const codec = new IrcCodec(dir, { limits });
   const out: Snap[] = [];
-  for (const chunk of chunksFor(data, mode)) {
+  for (const chunk of splitBuffer(data, split, 23)) {
     for (const f of codec.push(chunk)) out.push(snap(f));
     if (codec.buffered > codec.maxLineBytes) throw new Error(`buffered ${codec.buffered} > ${codec.maxLineBytes}`);
   }
@@ -88,19 +62,9 @@ function run(dir: Dir, data: Buffer, limits: Partial<IrcLimits> | undefined, mod
 /** Feeds `text` whole and checks that byte-by-byte and random splits give identical messages. */
 function runAll(dir: Dir, text: string | Buffer, limits?: Partial<IrcLimits>): Snap[] {
   const data = typeof text === 'string' ? utf8(text) : text;
-  const whole = run(dir, data, limits, 0);
-  for (let mode = 1; mode < 7; mode++) expect(run(dir, data, limits, mode)).toEqual(whole);
+  const whole = run(dir, data, limits, 'whole');
+  for (const split of OTHER_SPLITS) expect(run(dir, data, limits, split)).toEqual(whole);
   return whole;
-}
-
-function caught(fn: () => unknown): WireError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof WireError) return err;
-    throw err;
-  }
-  throw new Error('expected a WireError');
 }
 
 function check(err: WireError, dir: Dir, spec: { code: string; close: number }, message: string): void {
@@ -114,7 +78,7 @@ function check(err: WireError, dir: Dir, spec: { code: string; close: number }, 
 /** Asserts the stream fails with `spec`/`message`, fed whole and byte by byte. */
 function expectFailure(dir: Dir, text: string | Buffer, spec: { code: string; close: number }, message: string, limits?: Partial<IrcLimits>): void {
   const data = typeof text === 'string' ? utf8(text) : text;
-  for (const mode of [0, 1]) check(caught(() => run(dir, data, limits, mode)), dir, spec, message);
+  for (const split of ['whole', 'bytes'] as const) check(caught(() => run(dir, data, limits, split)), dir, spec, message);
 }
 
 /** Asserts one message fails in message framing. */

@@ -13,6 +13,7 @@ import {
   type StompVersion,
 } from '../../validators/stomp';
 import { corpus } from '../support/corpus/stomp';
+import { OTHER_SPLITS, caught, splitBuffer, type Split } from '../support/wire';
 
 type Dir = 'toServer' | 'toClient';
 type Step = readonly [Dir, string];
@@ -24,33 +25,6 @@ function own(s: string): Buffer {
   const out = Buffer.alloc(s.length);
   out.write(s, 'latin1');
   return out;
-}
-
-/** Deterministic PRNG (mulberry32) so random splits are reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Splitting `mode` of a stream: 0 whole, 1 one byte per push, 2-6 random split points. */
-function chunksFor(buf: Buffer, mode: number): Buffer[] {
-  if (mode === 0) return [buf];
-  if (mode === 1) return Array.from(buf, (_, i) => buf.subarray(i, i + 1));
-  const r = rng(mode);
-  const parts: Buffer[] = [];
-  let i = 0;
-  while (i < buf.length) {
-    const n = 1 + Math.floor(r() * Math.min(buf.length - i, 17));
-    parts.push(Buffer.from(buf.subarray(i, i + n)));
-    i += n;
-  }
-  return parts;
 }
 
 interface Snap {
@@ -84,14 +58,14 @@ function makePair(setup: Setup): StompCodecPair {
   return new StompCodecPair(setup.limits, setup.version === undefined ? {} : { version: setup.version });
 }
 
-/** Runs the steps, each fed with splitting number `mode` of its bytes; checks `buffered` at every push. */
-function run(steps: readonly Step[], setup: Setup, mode: number): Snap[] {
+/** Runs the steps, each fed cut as `split` says; checks `buffered` at every push. */
+function run(steps: readonly Step[], setup: Setup, split: Split): Snap[] {
   const pair = makePair(setup);
   const out: Snap[] = [];
   const max = pair.toServer.limits.maxFrameSize;
   for (const [dir, text] of steps) {
     const codec = pair[dir];
-    for (const chunk of chunksFor(bytes(text), mode)) {
+    for (const chunk of splitBuffer(bytes(text), split, 17)) {
       for (const f of codec.push(chunk)) out.push(snap(dir, f));
       if (codec.buffered > max) throw new Error(`buffered ${codec.buffered} > ${max}`);
     }
@@ -102,26 +76,16 @@ function run(steps: readonly Step[], setup: Setup, mode: number): Snap[] {
 
 /** Feeds steps whole and asserts that byte-by-byte and random splits give identical frames. */
 function runAll(steps: readonly Step[], setup: Setup = {}): Snap[] {
-  const whole = run(steps, setup, 0);
-  for (let mode = 1; mode < 7; mode++) expect(run(steps, setup, mode)).toEqual(whole);
+  const whole = run(steps, setup, 'whole');
+  for (const split of OTHER_SPLITS) expect(run(steps, setup, split)).toEqual(whole);
   return whole;
-}
-
-function caught(fn: () => unknown): WireError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof WireError) return err;
-    throw err;
-  }
-  throw new Error('expected a WireError');
 }
 
 /** Asserts the last step fails with `spec`/`message`, fed whole and byte by byte. */
 function expectFailure(steps: readonly Step[], setup: Setup, spec: { code: string; close: number }, message: string): WireError {
   let first: WireError | null = null;
-  for (const mode of [0, 1]) {
-    const err = caught(() => run(steps, setup, mode));
+  for (const split of ['whole', 'bytes'] as const) {
+    const err = caught(() => run(steps, setup, split));
     expect(err).toBeInstanceOf(WireError);
     expect(err.name).toBe('WireError');
     expect(err.protocol).toBe('stomp');

@@ -6,6 +6,7 @@ import {
   reply, streamError, streamErrorMessages, type XmppFrame, type XmppOptions,
 } from '../../validators/xmpp';
 import { corpus, options as corpusOptions, prosodySession } from '../support/corpus/xmpp';
+import { caught, splitBuffer, type Split } from '../support/wire';
 
 const STREAMS = 'http://etherx.jabber.org/streams';
 const FRAMING = 'urn:ietf:params:xml:ns:xmpp-framing';
@@ -43,38 +44,10 @@ function plain(frames: readonly XmppFrame[]): Plain[] {
   return out;
 }
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-type Split = 'whole' | 'bytes' | number;
-
-function pieces(input: Buffer, split: Split): Buffer[] {
-  if (split === 'whole') return [input];
-  if (split === 'bytes') return Array.from({ length: input.length }, (_, i) => input.subarray(i, i + 1));
-  const rand = rng(split);
-  const out: Buffer[] = [];
-  for (let off = 0; off < input.length; ) {
-    const len = 1 + Math.floor(rand() * Math.min(64, input.length - off));
-    // Copies, so a view into an earlier piece cannot hide a carry bug.
-    out.push(Buffer.from(input.subarray(off, off + len)));
-    off += len;
-  }
-  return out;
-}
-
 function feedTcp(input: Buffer | string, split: Split = 'whole', opts: Partial<XmppOptions> = {}, direction: 'toServer' | 'toClient' = 'toServer'): Plain[] {
   const codec = createPair({ ...opts, framing: 'tcp' })[direction];
   const frames: XmppFrame[] = [];
-  for (const p of pieces(typeof input === 'string' ? Buffer.from(input, 'utf8') : input, split)) {
+  for (const p of splitBuffer(typeof input === 'string' ? Buffer.from(input, 'utf8') : input, split, 64)) {
     frames.push(...plainKeep(codec.push(p)));
     expect(codec.buffered).toBeLessThanOrEqual(opts.maxStanzaBytes ?? DEFAULT_LIMITS.maxStanzaBytes);
   }
@@ -84,16 +57,6 @@ function feedTcp(input: Buffer | string, split: Split = 'whole', opts: Partial<X
 /** Frames copied out of the pushed buffers (`raw`, and the attributes read from it, are only valid until the next push). */
 function plainKeep(frames: XmppFrame[]): XmppFrame[] {
   return frames.map((f) => ({ ...f, attributes: f.attributes, raw: Buffer.from(f.raw) }));
-}
-
-function caught(fn: () => unknown): WireError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof WireError) return err;
-    throw new Error(`expected a WireError, got ${String(err)}`);
-  }
-  throw new Error('expected a WireError, nothing was thrown');
 }
 
 function expectError(err: WireError, name: ErrorName, message: string): void {
@@ -252,7 +215,7 @@ const WS_ERRORS: readonly WsCase[] = [
 function tcpError(c: TcpCase, split: Split): WireError {
   const codec = createPair({ ...c.opts, framing: 'tcp' }).toServer;
   return caught(() => {
-    for (const p of pieces(typeof c.input === 'string' ? b(c.input) : c.input, split)) codec.push(p);
+    for (const p of splitBuffer(typeof c.input === 'string' ? b(c.input) : c.input, split, 64)) codec.push(p);
   });
 }
 

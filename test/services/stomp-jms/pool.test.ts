@@ -4,6 +4,7 @@ import { STOMP_CAPABILITIES } from '../../../adapters/stomp';
 import { createLogger } from '../../../src/log';
 import { STOMP_JMS_DEFAULTS } from '../../../src/services/stomp-jms';
 import { Member, backoffDelay, type Backoff } from '../../../src/services/stomp-jms/pool';
+import { prng } from '../../support/wire';
 
 /** A binding whose connect() resolves when the test says so, or is refused at once. */
 class FakeBinding implements Binding {
@@ -96,18 +97,6 @@ describe('stomp.jms pool member', () => {
   });
 });
 
-/** A seeded pseudo-random source in [0, 1) (mulberry32), so that spreads are the same every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('stomp.jms reconnect backoff', () => {
   const defaults: Backoff = { initialMs: STOMP_JMS_DEFAULTS.reconnectInitialMs, maxMs: STOMP_JMS_DEFAULTS.reconnectMaxMs, factor: STOMP_JMS_DEFAULTS.reconnectFactor, jitter: 0 };
 
@@ -134,7 +123,7 @@ describe('stomp.jms reconnect backoff', () => {
 
   it('spreads delays over the whole ± jitter range, evenly', () => {
     const b: Backoff = { ...defaults, jitter: 0.2 };
-    const random = seeded(7);
+    const random = prng(7);
     const delays = Array.from({ length: 10000 }, () => backoffDelay(b, 3, random));
     const [low, high] = [3200, 4800];
     expect(Math.min(...delays)).toBeGreaterThanOrEqual(low);

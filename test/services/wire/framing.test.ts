@@ -3,7 +3,8 @@
  * server's stream split anywhere, within the frame-size limit, nothing else checked.
  */
 import { IrcLineFramer, StompFramer } from '../../../src/services/wire/framing';
-import { WireError, type WireFrame } from '../../../validators/types';
+import type { WireFrame } from '../../../validators/types';
+import { caught } from '../../support/wire';
 
 /** Feeds `input` cut at `cuts`; returns what each push gave, flattened. */
 function feed<T>(push: (chunk: Buffer) => T[], input: Buffer, cuts: readonly number[]): T[] {
@@ -14,16 +15,6 @@ function feed<T>(push: (chunk: Buffer) => T[], input: Buffer, cuts: readonly num
 }
 
 const everyByte = (input: Buffer): number[] => Array.from({ length: input.length - 1 }, (_, i) => i + 1);
-
-function thrown(f: () => unknown): WireError {
-  try {
-    f();
-  } catch (err) {
-    if (err instanceof WireError) return err;
-    throw err;
-  }
-  throw new Error('nothing thrown');
-}
 
 const units = (frames: readonly WireFrame[]): [string, string][] => frames.map((f) => [f.kind, f.raw.toString('latin1')]);
 
@@ -71,19 +62,19 @@ describe('StompFramer', () => {
     expect(units(new StompFramer(frame.length).push(frame))).toEqual([['frame', frame.toString()]]);
     const framer = new StompFramer(frame.length - 1);
     expect(framer.push(frame.subarray(0, 20))).toEqual([]);
-    const err = thrown(() => framer.push(frame.subarray(20)));
+    const err = caught(() => framer.push(frame.subarray(20)));
     expect([err.code, err.closeCode, err.direction, err.protocol]).toEqual(['GW_ERR_STOMP_FRAME_TOO_LARGE', 1009, 'toClient', 'stomp']);
-    expect(thrown(() => framer.push(Buffer.from('\n')))).toBe(err);
+    expect(caught(() => framer.push(Buffer.from('\n')))).toBe(err);
   });
 
   it('refuses a content-length that does not fit before the body arrives', () => {
-    const err = thrown(() => new StompFramer(100).push(Buffer.from('MESSAGE\ncontent-length:100\n\n')));
+    const err = caught(() => new StompFramer(100).push(Buffer.from('MESSAGE\ncontent-length:100\n\n')));
     expect(err.code).toBe('GW_ERR_STOMP_FRAME_TOO_LARGE');
   });
 
   it('refuses a content-length that is not a number, and a body not followed by NUL', () => {
-    expect(thrown(() => new StompFramer(100).push(Buffer.from('MESSAGE\ncontent-length:1x\n\nab\0'))).code).toBe('GW_ERR_STOMP_BAD_HEADER_VALUE');
-    const err = thrown(() => new StompFramer(100).push(Buffer.from('MESSAGE\ncontent-length:1\n\nab\0')));
+    expect(caught(() => new StompFramer(100).push(Buffer.from('MESSAGE\ncontent-length:1x\n\nab\0'))).code).toBe('GW_ERR_STOMP_BAD_HEADER_VALUE');
+    const err = caught(() => new StompFramer(100).push(Buffer.from('MESSAGE\ncontent-length:1\n\nab\0')));
     expect([err.code, err.closeCode]).toEqual(['GW_ERR_STOMP_MISSING_NUL', 1002]);
   });
 });
@@ -105,10 +96,10 @@ describe('IrcLineFramer', () => {
     const line = `PRIVMSG #c :${'x'.repeat(20)}`;
     expect(new IrcLineFramer(line.length + 2).push(Buffer.from(`${line}\r\n`)).map(String)).toEqual([line]);
     expect(new IrcLineFramer(line.length + 1).push(Buffer.from(`${line}\n`)).map(String)).toEqual([line]);
-    expect(thrown(() => new IrcLineFramer(line.length + 1).push(Buffer.from(`${line}\r\n`))).code).toBe('GW_ERR_IRC_LINE_TOO_LONG');
+    expect(caught(() => new IrcLineFramer(line.length + 1).push(Buffer.from(`${line}\r\n`))).code).toBe('GW_ERR_IRC_LINE_TOO_LONG');
     const framer = new IrcLineFramer(line.length);
-    const err = thrown(() => framer.push(Buffer.from(line)));
+    const err = caught(() => framer.push(Buffer.from(line)));
     expect([err.code, err.closeCode, err.direction, err.protocol]).toEqual(['GW_ERR_IRC_LINE_TOO_LONG', 1009, 'toClient', 'irc']);
-    expect(thrown(() => framer.push(Buffer.from('\n')))).toBe(err);
+    expect(caught(() => framer.push(Buffer.from('\n')))).toBe(err);
   });
 });

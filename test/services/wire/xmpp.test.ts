@@ -13,9 +13,9 @@ import type { Transform } from '../../../src/services/pipe';
 import type { ServiceType } from '../../../src/services/types';
 import { wireProxyType } from '../../../src/services/wire/factory';
 import { BACKEND_STREAM_CONDITION, createXmppTransform, xmppProxy, type FrameCounter } from '../../../src/services/wire/xmpp';
-import { WireError } from '../../../validators/types';
 import { ERRORS } from '../../../validators/xmpp';
 import { LogCapture, Resources, closed, openClient, service, socketClosed, tcpServer, waitFor } from '../../support/gateway';
+import { caught } from '../../support/wire';
 
 const FRAMING = 'urn:ietf:params:xml:ns:xmpp-framing';
 const STREAMS = 'http://etherx.jabber.org/streams';
@@ -84,16 +84,6 @@ function harness(limits = {}): { t: Transform; out: string[]; tally: Tally; clie
   };
 }
 
-/** Catches the WireError `fn` throws. */
-function wireError(fn: () => unknown): WireError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof WireError) return err;
-    throw err;
-  }
-  throw new Error('no WireError was thrown');
-}
 
 /** A deterministic sequence of chunk sizes (1..max). */
 function* splits(seed: number, max: number): Generator<number> {
@@ -134,27 +124,27 @@ describe('xmpp.proxy translation, client → server', () => {
   it('refuses STARTTLS, binary messages, a second <open/> and input after <close/>', () => {
     const starttls = harness();
     starttls.client(OPEN);
-    const e1 = wireError(() => starttls.client("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"));
+    const e1 = caught(() => starttls.client("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"));
     expect([e1.code, e1.closeCode, e1.condition]).toEqual(['GW_ERR_XMPP_STARTTLS_OVER_WEBSOCKET', 1008, 'policy-violation']);
 
     const binary = harness();
-    const e2 = wireError(() => binary.t.fromClient(Buffer.from(OPEN), true));
+    const e2 = caught(() => binary.t.fromClient(Buffer.from(OPEN), true));
     expect([e2.code, e2.closeCode, e2.condition]).toEqual([ERRORS.WEBSOCKET_FRAMING.code, 1002, 'bad-format']);
 
     const twice = harness();
     twice.client(OPEN);
-    expect(wireError(() => twice.client(OPEN)).code).toBe('GW_ERR_XMPP_UNEXPECTED_STREAM_HEADER');
+    expect(caught(() => twice.client(OPEN)).code).toBe('GW_ERR_XMPP_UNEXPECTED_STREAM_HEADER');
 
     const after = harness();
     after.client(OPEN);
     after.client(`<close xmlns="${FRAMING}"/>`);
-    expect(wireError(() => after.client('<presence/>')).code).toBe('GW_ERR_XMPP_STREAM_CLOSED');
+    expect(caught(() => after.client('<presence/>')).code).toBe('GW_ERR_XMPP_STREAM_CLOSED');
   });
 
   it('answers refused client input with the RFC 7395 stream error and <close/>, as two messages', () => {
     const h = harness();
     h.client(OPEN);
-    const err = wireError(() => h.client("<message><!-- x --><body/></message>"));
+    const err = caught(() => h.client("<message><!-- x --><body/></message>"));
     const replies = (h.t.clientReply?.(err) ?? []).map((b) => b.toString('utf8'));
     expect(replies).toEqual([
       `<error xmlns="${STREAMS}"><restricted-xml xmlns="${STREAM_ERRORS}"/><text xmlns="${STREAM_ERRORS}">${err.message.replace(/"/g, '&quot;')}</text></error>`,
@@ -167,7 +157,7 @@ describe('xmpp.proxy translation, client → server', () => {
     const h = harness({ maxStanzaBytes: 100 });
     h.client(OPEN);
     expect(h.client(`<message><body>${'x'.repeat(68)}</body></message>`)).toHaveLength(100);
-    const err = wireError(() => h.client(`<message><body>${'x'.repeat(69)}</body></message>`));
+    const err = caught(() => h.client(`<message><body>${'x'.repeat(69)}</body></message>`));
     expect([err.code, err.closeCode, err.condition]).toEqual(['GW_ERR_XMPP_STANZA_TOO_LARGE', 1009, 'policy-violation']);
   });
 });
@@ -288,7 +278,7 @@ describe('xmpp.proxy translation, server → client', () => {
     const h = harness();
     h.client(OPEN);
     h.server(S_HEADER);
-    const err = wireError(() => h.server('<message><!-- x --></message>'));
+    const err = caught(() => h.server('<message><!-- x --></message>'));
     expect(err.code).toBe('GW_ERR_XMPP_COMMENT');
     expect(err.direction).toBe('toClient');
     expect(h.out.slice(1)).toEqual([
@@ -301,13 +291,13 @@ describe('xmpp.proxy translation, server → client', () => {
 
   it('sends the server no stream error when no stream to it is open', () => {
     const h = harness();
-    const err = wireError(() => h.server('garbage'));
+    const err = caught(() => h.server('garbage'));
     expect(err.code).toBe('GW_ERR_XMPP_STRAY_TEXT');
     expect(h.t.backendReply?.(err) ?? null).toBeNull();
     const closedFirst = harness();
     closedFirst.client(OPEN);
     closedFirst.client(`<close xmlns="${FRAMING}"/>`);
-    const err2 = wireError(() => closedFirst.server('<message/>'));
+    const err2 = caught(() => closedFirst.server('<message/>'));
     expect(closedFirst.t.backendReply?.(err2) ?? null).toBeNull();
   });
 });
