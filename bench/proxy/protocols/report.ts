@@ -53,6 +53,7 @@ export interface Report {
   readonly durationSeconds: number;
   readonly rate: number;
   readonly latencySeconds: number;
+  readonly latencyRounds: number;
   readonly loadBefore: readonly number[];
   loadAfter: readonly number[];
   readonly suites: SuiteResult[];
@@ -147,7 +148,7 @@ export function render(report: Report): string {
   out.push(`load average (1, 5, 15 min): before ${report.loadBefore.map((v) => v.toFixed(2)).join(', ')}; after ${report.loadAfter.map((v) => v.toFixed(2)).join(', ')}`);
   out.push(
     `bodies ${report.size} B; throughput: median of ${report.rounds} rounds × ${report.durationSeconds} s after ${report.warmupSeconds} s warm-up, paths taking turns; ` +
-      `latency: ${report.rounds} rounds × ${num(report.latencySeconds / report.rounds, 1)} s per path at ${num(report.rate)} msg/s, percentiles over all samples`,
+      `latency: ${report.latencyRounds} rounds × ${num(report.latencySeconds / report.latencyRounds, 1)} s per path at ${num(report.rate)} msg/s, percentiles over all samples`,
   );
   out.push('CPU over the median throughput round, % of one core: GW = Gangway; srv = the server; cli = the one process running every publisher and subscriber (near 100%: the clients set the pace).');
   out.push('WS/msg: WebSocket messages Gangway sent to the clients per message delivered, over the same round (its gangway_messages_total).', '');

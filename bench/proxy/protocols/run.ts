@@ -34,7 +34,7 @@ const LATENCY_SETTLE_MS = 1000;
 /** Pause before connecting a path again after it failed to connect. */
 const RETRY_MS = 3000;
 /** The whole run is stopped after this, whatever it is doing. */
-const HARD_STOP_MS = 8 * 60_000;
+const HARD_STOP_MS = 12 * 60_000;
 
 const program = new Command()
   .name('bench:protocols')
@@ -42,13 +42,14 @@ const program = new Command()
   .option('-r, --rounds <n>', 'rounds; each measures every path of a protocol once, in turn', (v) => Number.parseInt(v, 10), 3)
   .option('-d, --duration <s>', 'measured throughput seconds per path and round', (v) => Number(v), 1.5)
   .option('--warmup <s>', 'unmeasured throughput seconds before each measured window', (v) => Number(v), 0.5)
-  .option('--latency-seconds <s>', 'seconds of fixed-rate sending per path, over all rounds', (v) => Number(v), 6)
+  .option('--latency-seconds <s>', 'seconds of fixed-rate sending per path, over all latency rounds', (v) => Number(v), 12)
+  .option('--latency-rounds <n>', 'latency rounds; each sends on every path of a protocol once, in turn', (v) => Number.parseInt(v, 10), 12)
   .option('--rate <n>', 'messages per second of the latency phase', (v) => Number.parseInt(v, 10), 1000)
   .option('-s, --size <bytes>', 'message body size', (v) => Number.parseInt(v, 10), 64)
   .option('--only <suite...>', 'run only some protocols: stomp-rabbitmq, stomp-activemq, amqp091, amqp10, xmpp, irc')
   .option('--gangway-cli <file>', "Gangway's cli.js to run instead of this checkout's dist/src/cli.js")
   .parse();
-const opts = program.opts<{ rounds: number; duration: number; warmup: number; latencySeconds: number; rate: number; size: number; only?: string[]; gangwayCli?: string }>();
+const opts = program.opts<{ rounds: number; duration: number; warmup: number; latencySeconds: number; latencyRounds: number; rate: number; size: number; only?: string[]; gangwayCli?: string }>();
 const GANGWAY_CLI = resolve(opts.gangwayCli ?? join(ROOT, 'dist', 'src', 'cli.js'));
 
 function progress(text: string): void {
@@ -276,11 +277,12 @@ async function runSuite(suite: Suite, route: string, gw: Gangway, gangwayPid: nu
     });
   }
   await sleep(LATENCY_SETTLE_MS);
-  for (let r = 1; r <= opts.rounds; r++) {
-    progress(`${suite.name}: latency round ${r}/${opts.rounds}`);
+  // Many short latency rounds: a slow spell of the machine then falls on every path alike.
+  for (let r = 1; r <= opts.latencyRounds; r++) {
+    progress(`${suite.name}: latency round ${r}/${opts.latencyRounds}`);
     await each('latency', r, async (l, pair) => {
       await sleep(SETTLE_MS);
-      const round = await latency(pair, l.sink, { rate: opts.rate, durationMs: (opts.latencySeconds * 1000) / opts.rounds, size: opts.size });
+      const round = await latency(pair, l.sink, { rate: opts.rate, durationMs: (opts.latencySeconds * 1000) / opts.latencyRounds, size: opts.size });
       l.samples.push(...round.samples);
       l.lost += round.lost;
     });
@@ -331,6 +333,7 @@ async function main(): Promise<void> {
     durationSeconds: opts.duration,
     rate: opts.rate,
     latencySeconds: opts.latencySeconds,
+    latencyRounds: opts.latencyRounds,
     loadBefore: os.loadavg(),
     loadAfter: [],
     suites: [],

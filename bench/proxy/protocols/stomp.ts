@@ -66,7 +66,9 @@ async function connect(factory: () => IStompSocket, headers: Record<string, stri
     webSocketFactory: factory,
     connectHeaders: headers,
     heartbeatIncoming: 0,
-    heartbeatOutgoing: 0,
+    // Web-STOMP closes a WebSocket whose client has been silent for 60 s (its idle timeout), and a
+    // subscriber only receives: every client beats.
+    heartbeatOutgoing: 10_000,
     reconnectDelay: 0,
     debug: () => undefined,
   });
