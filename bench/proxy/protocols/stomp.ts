@@ -68,7 +68,7 @@ async function connect(factory: () => IStompSocket, headers: Record<string, stri
     heartbeatIncoming: 0,
     // Web-STOMP closes a WebSocket whose client has been silent for 60 s (its idle timeout), and a
     // subscriber only receives: every client beats.
-    heartbeatOutgoing: 10_000,
+    heartbeatOutgoing: 20_000,
     reconnectDelay: 0,
     debug: () => undefined,
   });
