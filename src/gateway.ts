@@ -421,8 +421,10 @@ export class Gateway implements GatewayView {
   /** Whether a new connection from `remote` may become a session of the service now; the refusal when not. */
   private admission(state: ServiceState, remote: string): Refusal | null {
     const svc = state.service.config;
-    if (this.stopping) return this.capacity(state);
-    if (!this.takeToken(state, remote)) return { spec: GATEWAY_ERRORS.RATE_LIMITED, message: `too many new connections from ${remote}: limit ${svc.limits.connectionsPerSecondPerIp}/s`, retryAfter: '1' };
+    // While stopping, the refusal says so and takes no token.
+    if (!this.stopping && !this.takeToken(state, remote)) {
+      return { spec: GATEWAY_ERRORS.RATE_LIMITED, message: `too many new connections from ${remote}: limit ${svc.limits.connectionsPerSecondPerIp}/s`, retryAfter: '1' };
+    }
     return this.capacity(state);
   }
 
