@@ -8,7 +8,7 @@ import { connect as amqpConnect } from 'amqplib';
 import { create_container, type Connection, type EventContext, type Message } from 'rhea';
 import { AMQP10_MAX_SENDERS } from '../../../adapters/amqp10';
 import { requireBackend, type Backends } from '../../support/backends';
-import { brokerTargets, eventually, JmsClient, rabbitDropTopicQueues, rabbitmqctl, rabbitTopicConsumers, sleep, startJmsGateway, unique, within, type JmsGateway } from './support';
+import { brokerTargets, eventually, expectRefusalIsolated, JmsClient, rabbitDropTopicQueues, rabbitmqctl, rabbitTopicConsumers, sleep, startJmsGateway, unique, within, type JmsGateway } from './support';
 
 jest.setTimeout(60000);
 
@@ -171,38 +171,16 @@ describe('stomp.jms through Gangway to RabbitMQ over AMQP 1.0', () => {
   });
 
   it('fails only the refused frame when RabbitMQ refuses an attach: the shared broker connection stays up', async () => {
-    // One pooled connection, and sessions closed if it were lost: a dropped connection shows.
-    const local = await startJmsGateway(brokerTargets(facts).rabbitmq10, { poolSize: 1, brokerFailure: 'close' });
-    const mine: JmsClient[] = [];
-    try {
-      const bystander = await JmsClient.open(local.url);
-      const producer = await JmsClient.open(local.url);
-      const subscriber = await JmsClient.open(local.url);
-      const sender = await JmsClient.open(local.url);
-      mine.push(bystander, producer, subscriber, sender);
-      const queue = `/queue/${unique('gw.a10iso')}`;
-      const inbox = await bystander.subscribe(queue, { ack: 'client-individual' });
-      await producer.send(queue, 'before');
-      const [before] = await inbox.count(1);
+    await expectRefusalIsolated(brokerTargets(facts).rabbitmq10, async (url) => {
+      const subscriber = await JmsClient.open(url);
+      const sender = await JmsClient.open(url);
       // RabbitMQ takes no "/" in a queue name: it refuses the attach by ending the AMQP session.
       const bad = `/queue/${unique('gw.a10iso')}/x`;
       await expect(subscriber.subscribe(bad)).rejects.toThrow(/SUBSCRIBE to \/queue\/gw\.a10iso-\S+\/x failed GW_ERR_STOMP_JMS_BROKER_REFUSED: the broker refused \/queue\/\S+\/x: Attach rejected: \{invalid_destination,queue,.*\(amqp:invalid-field\)/);
       expect(await subscriber.closed()).toBe(1011);
       await expect(sender.send(bad, 'nowhere')).rejects.toThrow(/SEND to \/queue\/\S+\/x failed GW_ERR_STOMP_JMS_BROKER_REFUSED: the broker refused \/queue\/\S+\/x: Attach rejected/);
       expect(await sender.closed()).toBe(1011);
-      await producer.send(queue, 'after');
-      const [, after] = await inbox.count(2);
-      expect(after?.body).toBe('after');
-      expect(after?.headers.redelivered).toBeUndefined();
-      await bystander.withReceipt((receipt) => before?.message.ack({ receipt }));
-      await bystander.withReceipt((receipt) => after?.message.ack({ receipt }));
-      expect(local.service.brokerConnectionsUp()).toBe(1);
-      expect(bystander.closeCode).toBeNull();
-      expect(producer.closeCode).toBeNull();
-      expect(bystander.errors).toEqual([]);
-    } finally {
-      await Promise.all(mine.map((c) => c.close()));
-      await local.stop();
-    }
+      return [subscriber, sender];
+    });
   });
 });

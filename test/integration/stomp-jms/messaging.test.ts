@@ -6,7 +6,7 @@
 import { connect as amqpConnect } from 'amqplib';
 import { connect as stompitConnect, type Client as StompitClient } from 'stompit';
 import { requireBackend, type Backends } from '../../support/backends';
-import { brokerTargets, expectIndividualRedelivery, JmsClient, rabbitDropTopicQueues, sleep, startJmsGateway, unique, within, type BrokerTarget, type JmsGateway } from './support';
+import { brokerTargets, expectIndividualRedelivery, expectRefusalIsolated, JmsClient, rabbitDropTopicQueues, sleep, startJmsGateway, unique, within, type BrokerTarget, type JmsGateway } from './support';
 
 jest.setTimeout(60000);
 
@@ -317,35 +317,13 @@ describe.each(['activemq', 'rabbitmq', 'rabbitmq10'] as const)('stomp.jms throug
 
   if (broker === 'activemq') {
     it('fails only the refused frame when ActiveMQ answers ERROR: the shared broker connection stays up', async () => {
-      // One pooled connection, and sessions closed if it were lost: a dropped connection shows.
-      const local = await startJmsGateway(target, { poolSize: 1, brokerFailure: 'close' });
-      const mine: JmsClient[] = [];
-      try {
-        const bystander = await JmsClient.open(local.url);
-        const producer = await JmsClient.open(local.url);
-        const culprit = await JmsClient.open(local.url);
-        mine.push(bystander, producer, culprit);
-        const queue = `/queue/${unique('gw.iso')}`;
-        const inbox = await bystander.subscribe(queue, { ack: 'client-individual' });
-        await producer.send(queue, 'before');
-        const [before] = await inbox.count(1);
+      await expectRefusalIsolated(target, async (url) => {
+        const culprit = await JmsClient.open(url);
         // ActiveMQ refuses a malformed selector with ERROR (receipt-id of the SUBSCRIBE) and keeps the connection.
         await expect(culprit.subscribe(`/topic/${unique('gw.iso')}`, { selector: "color = = 'red'" })).rejects.toThrow(/SUBSCRIBE to \/topic\/.* failed.*GW_ERR_STOMP_JMS_BROKER_REFUSED: Couldn't create TopicSubscription/s);
         expect(await culprit.closed()).toBe(1011);
-        await producer.send(queue, 'after');
-        const [, after] = await inbox.count(2);
-        expect(after?.body).toBe('after');
-        expect(after?.headers.redelivered).toBeUndefined();
-        await bystander.withReceipt((receipt) => before?.message.ack({ receipt }));
-        await bystander.withReceipt((receipt) => after?.message.ack({ receipt }));
-        expect(local.service.brokerConnectionsUp()).toBe(1);
-        expect(bystander.closeCode).toBeNull();
-        expect(producer.closeCode).toBeNull();
-        expect(bystander.errors).toEqual([]);
-      } finally {
-        await Promise.all(mine.map((c) => c.close()));
-        await local.stop();
-      }
+        return [culprit];
+      });
     });
 
     it('passes a selector to ActiveMQ', async () => {

@@ -313,3 +313,38 @@ export async function expectIndividualRedelivery(url: string, open: () => Promis
   await sleep(300);
   expect(again.bodies()).toEqual(['one']);
 }
+
+/**
+ * A refused broker operation fails only its own client: through a gateway of one pooled
+ * connection that closes its sessions if that connection is lost, a bystander with a
+ * client-individual subscription gets a message sent before `refuse` and one sent after, acks
+ * both, and neither it nor the producer is closed; the broker connection is still the one.
+ * `refuse` gets the gateway's URL and opens (and returns) the clients it makes fail.
+ */
+export async function expectRefusalIsolated(target: BrokerTarget, refuse: (url: string) => Promise<JmsClient[]>): Promise<void> {
+  const local = await startJmsGateway(target, { poolSize: 1, brokerFailure: 'close' });
+  const mine: JmsClient[] = [];
+  try {
+    const bystander = await JmsClient.open(local.url);
+    const producer = await JmsClient.open(local.url);
+    mine.push(bystander, producer);
+    const queue = `/queue/${unique('gw.iso')}`;
+    const inbox = await bystander.subscribe(queue, { ack: 'client-individual' });
+    await producer.send(queue, 'before');
+    const [before] = await inbox.count(1);
+    mine.push(...(await refuse(local.url)));
+    await producer.send(queue, 'after');
+    const [, after] = await inbox.count(2);
+    expect(after?.body).toBe('after');
+    expect(after?.headers.redelivered).toBeUndefined();
+    await bystander.withReceipt((receipt) => before?.message.ack({ receipt }));
+    await bystander.withReceipt((receipt) => after?.message.ack({ receipt }));
+    expect(local.service.brokerConnectionsUp()).toBe(1);
+    expect(bystander.closeCode).toBeNull();
+    expect(producer.closeCode).toBeNull();
+    expect(bystander.errors).toEqual([]);
+  } finally {
+    await Promise.all(mine.map((c) => c.close()));
+    await local.stop();
+  }
+}
