@@ -83,3 +83,49 @@ export function openFileLimits(): { soft: number; hard: number } {
   const parse = (v: string | undefined): number => (v === undefined || v === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(v));
   return { soft: parse(match?.[1]), hard: parse(match?.[2]) };
 }
+
+/** What the scheduler counted for a process, summed over its threads (/proc/PID/task/TID/schedstat). */
+export interface SchedStat {
+  /** Nanoseconds on a CPU. */
+  readonly cpuNs: number;
+  /** Nanoseconds runnable but waiting in a run queue for a CPU. */
+  readonly waitNs: number;
+  /** Times a thread was put on a CPU. */
+  readonly runs: number;
+}
+
+/**
+ * The scheduler's counts for `pid`, all threads summed. A thread that exited since an earlier
+ * sample takes its counts with it, so take differences over short spans only.
+ */
+export function schedStat(pid: number): SchedStat {
+  let cpuNs = 0;
+  let waitNs = 0;
+  let runs = 0;
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return { cpuNs, waitNs, runs };
+  }
+  for (const tid of tasks) {
+    try {
+      const [cpu, wait, count] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(' ');
+      cpuNs += Number(cpu);
+      waitNs += Number(wait);
+      runs += Number(count);
+    } catch {
+      // A thread that exited while the list was read.
+    }
+  }
+  return { cpuNs, waitNs, runs };
+}
+
+/** `end − start`, each count at least zero (a thread that exited in between lowers the sum). */
+export function schedBetween(start: SchedStat, end: SchedStat): SchedStat {
+  return {
+    cpuNs: Math.max(0, end.cpuNs - start.cpuNs),
+    waitNs: Math.max(0, end.waitNs - start.waitNs),
+    runs: Math.max(0, end.runs - start.runs),
+  };
+}

@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { WebSocket } from 'ws';
 import { findEnvFile, loadBackends, type Backends } from '../../../test/support/backends';
 import { killAll, stop } from '../processes';
-import { cpuBetween, cpuByProcess } from '../procfs';
+import { cpuBetween, cpuByProcess, schedBetween, schedStat, type SchedStat } from '../procfs';
 import { summarize } from '../report';
 import { amqp091Suite } from './amqp091';
 import { amqp10Suite } from './amqp10';
@@ -14,7 +14,7 @@ import { startGangway, type Gangway, type Route } from './gangway';
 import { ircSuite } from './irc';
 import { latency, throughput, type Marks, type Sink, type ThroughputRound } from './measure';
 import type { Pair, Path, Suite } from './pair';
-import { render, type PathResult, type Report, type SuiteResult, type ThroughputFigure } from './report';
+import { render, type PathResult, type Report, type SchedFigure, type SuiteResult, type ThroughputFigure } from './report';
 import { stompSuite } from './stomp';
 import { xmppSuite } from './xmpp';
 
@@ -28,13 +28,13 @@ import { xmppSuite } from './xmpp';
 
 const ROOT = resolve(__dirname, '..', '..', '..', '..');
 /** Pause before each latency round, so the previous path's traffic and garbage are gone. */
-const SETTLE_MS = 300;
+const SETTLE_MS = 100;
 /** Pause between the throughput phase and the latency phase, so the servers are done with the burst. */
 const LATENCY_SETTLE_MS = 1000;
 /** Pause before connecting a path again after it failed to connect. */
 const RETRY_MS = 3000;
 /** The whole run is stopped after this, whatever it is doing. */
-const HARD_STOP_MS = 12 * 60_000;
+const HARD_STOP_MS = 15 * 60_000;
 
 const program = new Command()
   .name('bench:protocols')
@@ -43,7 +43,7 @@ const program = new Command()
   .option('-d, --duration <s>', 'measured throughput seconds per path and round', (v) => Number(v), 1.5)
   .option('--warmup <s>', 'unmeasured throughput seconds before each measured window', (v) => Number(v), 0.5)
   .option('--latency-seconds <s>', 'seconds of fixed-rate sending per path, over all latency rounds', (v) => Number(v), 12)
-  .option('--latency-rounds <n>', 'latency rounds; each sends on every path of a protocol once, in turn', (v) => Number.parseInt(v, 10), 12)
+  .option('--latency-rounds <n>', 'latency rounds; each sends on every path of a protocol once, in turn', (v) => Number.parseInt(v, 10), 60)
   .option('--rate <n>', 'messages per second of the latency phase', (v) => Number.parseInt(v, 10), 1000)
   .option('-s, --size <bytes>', 'message body size', (v) => Number.parseInt(v, 10), 64)
   .option('--only <suite...>', 'run only some protocols: stomp-rabbitmq, stomp-activemq, amqp091, amqp10, xmpp, irc')
@@ -203,6 +203,48 @@ class Meter implements Marks {
   }
 }
 
+/** What the scheduler counted for Gangway, the server and this process over a path's latency rounds, summed. */
+class SchedMeter {
+  private seconds = 0;
+  private readonly sums = { gangway: zeroSched(), server: zeroSched(), client: zeroSched() };
+
+  constructor(
+    private readonly gangwayPid: number,
+    private readonly serverPid: number | null,
+  ) {}
+
+  /** Runs `span` and adds what the scheduler counted while it ran. */
+  async over(span: () => Promise<void>): Promise<void> {
+    const before = this.sample();
+    const t0 = performance.now();
+    await span();
+    this.seconds += (performance.now() - t0) / 1000;
+    const after = this.sample();
+    for (const who of ['gangway', 'server', 'client'] as const) this.sums[who] = addSched(this.sums[who], schedBetween(before[who], after[who]));
+  }
+
+  figures(): { gangway: SchedFigure; server: SchedFigure | null; client: SchedFigure } | null {
+    if (this.seconds === 0) return null;
+    return { gangway: schedFigure(this.sums.gangway, this.seconds), server: this.serverPid === null ? null : schedFigure(this.sums.server, this.seconds), client: schedFigure(this.sums.client, this.seconds) };
+  }
+
+  private sample(): { gangway: SchedStat; server: SchedStat; client: SchedStat } {
+    return { gangway: schedStat(this.gangwayPid), server: this.serverPid === null ? zeroSched() : schedStat(this.serverPid), client: schedStat(process.pid) };
+  }
+}
+
+function zeroSched(): SchedStat {
+  return { cpuNs: 0, waitNs: 0, runs: 0 };
+}
+
+function addSched(a: SchedStat, b: SchedStat): SchedStat {
+  return { cpuNs: a.cpuNs + b.cpuNs, waitNs: a.waitNs + b.waitNs, runs: a.runs + b.runs };
+}
+
+function schedFigure(s: SchedStat, seconds: number): SchedFigure {
+  return { cpuPercent: s.cpuNs / 1e7 / seconds, waitPerRunUs: s.runs === 0 ? Number.NaN : s.waitNs / 1000 / s.runs };
+}
+
 interface Live {
   pair: Pair | null;
   readonly sink: Sink;
@@ -210,6 +252,7 @@ interface Live {
   readonly rounds: { round: ThroughputRound; meter: Meter; messagesToClients: number }[];
   readonly samples: number[];
   lost: number;
+  readonly sched: SchedMeter;
 }
 
 function figure(live: Live): ThroughputFigure | null {
@@ -228,10 +271,26 @@ function figure(live: Live): ThroughputFigure | null {
   };
 }
 
+/**
+ * Every order of `items`, arranged so that consecutive orders start with different items: the
+ * first `items.length` are the rotations (as many rounds as paths give every path the first
+ * turn once), then the other orders, rotation by rotation.
+ */
+function permutations(items: readonly number[]): number[][] {
+  if (items.length <= 1) return [[...items]];
+  const all: number[][] = [];
+  const [head, ...rest] = items as [number, ...number[]];
+  for (const tail of permutations(rest)) {
+    const order = [head, ...tail];
+    for (let k = 0; k < order.length; k++) all.push([...order.slice(k), ...order.slice(0, k)]);
+  }
+  return all;
+}
+
 async function runSuite(suite: Suite, route: string, gw: Gangway, gangwayPid: number): Promise<SuiteResult> {
   const serverPid = findServer(suite.server);
   if (serverPid === null) progress(`${suite.name}: the server's process was not found; its CPU shows n/a`);
-  const live: Live[] = suite.paths.map(() => ({ pair: null, sink: { receive: () => undefined }, error: null, rounds: [], samples: [], lost: 0 }));
+  const live: Live[] = suite.paths.map(() => ({ pair: null, sink: { receive: () => undefined }, error: null, rounds: [], samples: [], lost: 0, sched: new SchedMeter(gangwayPid, serverPid) }));
   for (const [i, path] of suite.paths.entries()) {
     const l = live[i] as Live;
     progress(`${suite.name}: connecting ${path.kind} (${path.label})`);
@@ -247,11 +306,11 @@ async function runSuite(suite: Suite, route: string, gw: Gangway, gangwayPid: nu
       }
     }
   }
-  /** Runs `step` on every live path; round `r` starts at path `r - 1`, so no path is always first. */
+  /** Orders of the paths, one per round in turn: every path follows every other equally often. */
+  const orders = permutations(suite.paths.map((_, i) => i));
+  /** Runs `step` on every live path, in round `r`'s order (see {@link orders}). */
   const each = async (what: string, r: number, step: (l: Live, pair: Pair, path: Path) => Promise<void>): Promise<void> => {
-    const n = suite.paths.length;
-    for (let k = 0; k < n; k++) {
-      const i = (r - 1 + k) % n;
+    for (const i of orders[(r - 1) % orders.length] as number[]) {
       const path = suite.paths[i] as Path;
       const l = live[i] as Live;
       if (l.pair === null || l.error !== null) continue;
@@ -282,9 +341,11 @@ async function runSuite(suite: Suite, route: string, gw: Gangway, gangwayPid: nu
     progress(`${suite.name}: latency round ${r}/${opts.latencyRounds}`);
     await each('latency', r, async (l, pair) => {
       await sleep(SETTLE_MS);
-      const round = await latency(pair, l.sink, { rate: opts.rate, durationMs: (opts.latencySeconds * 1000) / opts.latencyRounds, size: opts.size });
-      l.samples.push(...round.samples);
-      l.lost += round.lost;
+      await l.sched.over(async () => {
+        const round = await latency(pair, l.sink, { rate: opts.rate, durationMs: (opts.latencySeconds * 1000) / opts.latencyRounds, size: opts.size });
+        l.samples.push(...round.samples);
+        l.lost += round.lost;
+      });
     });
   }
   for (const l of live) {
@@ -302,6 +363,7 @@ async function runSuite(suite: Suite, route: string, gw: Gangway, gangwayPid: nu
       label: path.label,
       throughput: figure(l),
       latency: l.samples.length > 0 || l.lost > 0 ? summarize(l.samples, l.lost) : null,
+      sched: l.sched.figures(),
       error: l.error,
     };
   });
