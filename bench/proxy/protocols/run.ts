@@ -306,7 +306,7 @@ async function runSuite(suite: Suite, route: string, gw: Gangway, gangwayPid: nu
       }
     }
   }
-  /** Orders of the paths, one per round in turn: every path follows every other equally often. */
+  /** Orders of the paths, one per round in turn: over each cycle of orders every path follows every other equally often. */
   const orders = permutations(suite.paths.map((_, i) => i));
   /** Runs `step` on every live path, in round `r`'s order (see {@link orders}). */
   const each = async (what: string, r: number, step: (l: Live, pair: Pair, path: Path) => Promise<void>): Promise<void> => {
