@@ -179,8 +179,9 @@ export class Gateway implements GatewayView {
     let server: http.Server;
     if (secure) {
       if (!tlsContexts) throw new Error(`${host}:${port} is a TLS listener but no tls: certificates are configured`);
-      const tlsServer = https.createServer(tlsContexts.serverOptions(), onRequest);
+      const tlsServer = https.createServer({ ...tlsContexts.serverOptions(), handshakeTimeout: this.config.limits.tlsHandshakeTimeoutMs }, onRequest);
       tlsContexts.attach(tlsServer);
+      tlsServer.on('tlsClientError', (err: NodeJS.ErrnoException, socket: Socket) => this.tlsClientError({ listener: `https://${host}:${(tlsServer.address() as AddressInfo).port}` }, err, socket));
       server = tlsServer;
     } else {
       server = http.createServer(onRequest);
@@ -200,20 +201,29 @@ export class Gateway implements GatewayView {
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
     };
-    const onSocket = (socket: Socket): void => this.onStream(listener, socket);
     let server: net.Server;
     if (uri.scheme === 'tls') {
       const tlsContexts = this.security.tls;
       if (!tlsContexts) throw new Error(`${uri.href} is a TLS listener but no tls: certificates are configured`);
-      const tlsServer = tls.createServer(tlsContexts.serverOptions());
+      const tlsServer = tls.createServer({ ...tlsContexts.serverOptions(), handshakeTimeout: this.config.limits.tlsHandshakeTimeoutMs });
       tlsContexts.attach(tlsServer);
-      tlsServer.on('connection', track);
-      tlsServer.on('secureConnection', onSocket);
+      // The rate and the places are checked on the TCP connection, so a refused client costs no handshake.
+      tlsServer.on('connection', (raw: Socket) => {
+        track(raw);
+        this.refuseStream(listener, raw, this.admission(state, raw.remoteAddress ?? 'unknown'));
+      });
+      // Others may have taken the last places during the handshake.
+      tlsServer.on('secureConnection', (socket: Socket) => {
+        if (!this.refuseStream(listener, socket, this.capacity(state))) this.openStream(listener, socket);
+      });
+      tlsServer.on('tlsClientError', (err: NodeJS.ErrnoException, socket: Socket) => this.tlsClientError({ service: state.service.config.name }, err, socket));
       server = tlsServer;
     } else {
       server = net.createServer();
-      server.on('connection', track);
-      server.on('connection', onSocket);
+      server.on('connection', (socket: Socket) => {
+        track(socket);
+        if (!this.refuseStream(listener, socket, this.admission(state, socket.remoteAddress ?? 'unknown'))) this.openStream(listener, socket);
+      });
     }
     const listener: StreamListener = { uri, state, server, sockets };
     return listener;
@@ -393,29 +403,40 @@ export class Gateway implements GatewayView {
   }
 
   /**
-   * A connection on a `tcp://` or `tls://` listener (after the TLS handshake): the limits of an
-   * upgrade, then a session. There is no HTTP to answer a refusal with: the socket is closed at
-   * once and the code counted and logged. The client's address is the socket's peer (no
-   * `Forwarded` on a byte stream).
+   * A connection on a `tcp://` or `tls://` listener that the limits refused: there is no HTTP to
+   * answer with, so the socket is closed at once and the code counted and logged. True if refused.
    */
-  private onStream(listener: StreamListener, socket: Socket): void {
-    socket.on('error', destroyOnError);
+  private refuseStream(listener: StreamListener, socket: Socket, refusal: Refusal | null): boolean {
+    if (!refusal) return false;
     const { state } = listener;
-    const svc = state.service.config;
-    const remote = socket.remoteAddress ?? 'unknown';
-    const refusal = this.admission(state, remote);
-    if (refusal) {
-      state.metrics.error(refusal.spec.code);
-      this.log.debug({ service: svc.name, remote, code: refusal.spec.code }, refusal.message);
-      socket.destroy();
-      return;
-    }
-    socket.off('error', destroyOnError);
+    socket.on('error', destroyOnError);
+    state.metrics.error(refusal.spec.code);
+    this.log.debug({ service: state.service.config.name, remote: socket.remoteAddress ?? 'unknown', code: refusal.spec.code }, refusal.message);
+    socket.destroy();
+    return true;
+  }
+
+  /**
+   * An admitted connection on a `tcp://` or `tls://` listener (after the TLS handshake) becomes a
+   * session. The client's address is the socket's peer (no `Forwarded` on a byte stream).
+   */
+  private openStream(listener: StreamListener, socket: Socket): void {
+    const svc = listener.state.service.config;
     socket.setNoDelay(true);
     // No pings on a byte stream: TCP keep-alive probes find a peer that vanished.
     if (svc.limits.pingIntervalMs > 0) socket.setKeepAlive(true, svc.limits.pingIntervalMs);
     const endpoints = { remotePort: socket.remotePort ?? 0, localAddress: socket.localAddress ?? '', localPort: socket.localPort ?? 0 };
-    this.openSession(state, new StreamTransport(socket), remote, endpoints, null);
+    this.openSession(listener.state, new StreamTransport(socket), socket.remoteAddress ?? 'unknown', endpoints, null);
+  }
+
+  /**
+   * A client of a TLS listener whose handshake failed or did not finish within
+   * `tlsHandshakeTimeoutMs`: closed, no session, and a debug line unless the connection was merely
+   * reset (by the client, or by {@link refuseStream}, which has logged its own reason).
+   */
+  private tlsClientError(where: { service: string } | { listener: string }, err: NodeJS.ErrnoException, socket: Socket): void {
+    if (err.code !== 'ECONNRESET') this.log.debug({ ...where, remote: socket.remoteAddress ?? 'unknown', err: err.code ?? err.message }, 'TLS handshake failed');
+    socket.destroy();
   }
 
   /** Whether a new connection from `remote` may become a session of the service now; the refusal when not. */

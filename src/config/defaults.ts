@@ -33,6 +33,8 @@ export interface GatewayLimits {
   maxConnections: number;
   /** On SIGTERM/SIGINT, how long sessions get to close after the 1001 before they are cut. @default 10000 */
   shutdownDrainMs: number;
+  /** A client's TLS handshake on a `wss://`, `https://` or `tls://` listener must finish within this; then the connection is closed. @default 10000 */
+  tlsHandshakeTimeoutMs: number;
 }
 
 export const DEFAULT_SESSION_LIMITS: Readonly<SessionLimits> = Object.freeze({
@@ -49,6 +51,7 @@ export const DEFAULT_SESSION_LIMITS: Readonly<SessionLimits> = Object.freeze({
 export const DEFAULT_GATEWAY_LIMITS: Readonly<GatewayLimits> = Object.freeze({
   maxConnections: 50_000,
   shutdownDrainMs: 10_000,
+  tlsHandshakeTimeoutMs: 10_000,
 });
 
 /** Port of the built-in configuration (overridden by `--port` or `GANGWAY_PORT`). @default 8000 */

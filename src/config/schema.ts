@@ -113,7 +113,7 @@ export const configSchema = z.strictObject({
   gangway: z
     .strictObject({
       log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }).partial().optional(),
-      limits: z.strictObject({ maxConnections: byteCount, shutdownDrainMs: millis }).partial().optional(),
+      limits: z.strictObject({ maxConnections: byteCount, shutdownDrainMs: millis, tlsHandshakeTimeoutMs: z.number().int().min(1) }).partial().optional(),
       /**
        * Addresses or CIDR ranges of reverse proxies in front of Gangway: from these peers the
        * client's address is taken from `Forwarded` / `X-Forwarded-For`.

@@ -284,4 +284,94 @@ describe('tls:// sessions', () => {
     expect(log.events('listen')).toEqual(expect.arrayContaining([expect.objectContaining({ tls: true, msg: `listening on tls://127.0.0.1:${port} (secure)` })]));
     expect(log.events('session.open')).toEqual([expect.objectContaining({ service: 'secure', transport: 'tcp' })]);
   });
+
+  /** A Gangway with one `bytes` service on a tls:// listener, the test certificates and `gangway` settings. */
+  async function startTls(serviceExtra: Record<string, unknown>, gangway: Record<string, unknown> = {}): Promise<Started> {
+    const config = buildConfig(
+      { gangway, tls: { certificates: [{ cert: 'gw.crt', key: 'gw.key' }] }, services: [{ name: 'secure', type: 'bytes', accept: 'tls://127.0.0.1:0', ...serviceExtra }] },
+      { source: 'test', types: TYPES, env: {}, baseDir: world.dir },
+    );
+    const log = new LogCapture();
+    const gateway = new Gateway(config, createLogger('debug', log), TYPES);
+    await gateway.start();
+    res.add(() => gateway.stop());
+    return { gateway, log, port: (name) => gateway.streamPort(name), metric: async (name, labels) => sample(parseMetrics((await gateway.metricsText()).body), name, labels) };
+  }
+
+  /** A TLS client on `port` (or over `socket`): whether its handshake finished, and when it was closed. */
+  function tlsClient(port: number, socket?: net.Socket): { client: Client; secured: Promise<boolean> } {
+    const s = tls.connect({ host: '127.0.0.1', port, ...(socket ? { socket } : {}), ...tlsOptions(world) });
+    const client = track(s);
+    const secured = new Promise<boolean>((resolve) => {
+      s.once('secureConnect', () => resolve(true));
+      s.once('close', () => resolve(false));
+    });
+    return { client, secured };
+  }
+
+  it('takes the rate token on the TCP connection: a refused client gets no handshake', async () => {
+    const gw = await startTls({ limits: { connectionsPerSecondPerIp: 0.5 } });
+    const first = tlsClient(gw.port('secure'));
+    expect(await first.secured).toBe(true);
+    await echoes(first.client, 'admitted');
+    const refused = tlsClient(gw.port('secure'));
+    expect(await refused.secured).toBe(false);
+    expect(await gw.metric('gangway_errors_total', { service: 'secure', code: 'GW_ERR_RATE_LIMITED' })).toBe(1);
+    expect(gw.log.records().filter((r) => r.code === 'GW_ERR_RATE_LIMITED')).toEqual([expect.objectContaining({ level: 'debug', remote: '127.0.0.1', msg: 'too many new connections from 127.0.0.1: limit 0.5/s' })]);
+    expect(gw.log.records().filter((r) => r.msg === 'TLS handshake failed')).toEqual([]);
+  });
+
+  it('closes a connection past maxConnections before its handshake, and checks the places again after one', async () => {
+    const gw = await startTls({ limits: { maxConnections: 1 } });
+    // Admitted while the place is free; its handshake starts later.
+    const pending = await connect(gw.port('secure'));
+    const first = tlsClient(gw.port('secure'));
+    expect(await first.secured).toBe(true);
+    await echoes(first.client, 'the one session');
+    const refused = tlsClient(gw.port('secure'));
+    expect(await refused.secured).toBe(false);
+    expect(await gw.metric('gangway_errors_total', { service: 'secure', code: 'GW_ERR_TOO_MANY_CONNECTIONS' })).toBe(1);
+    // The earlier connection finishes its handshake now that the place is taken: closed, not a session.
+    const late = tlsClient(0, pending.socket);
+    await late.client.closed;
+    expect(await gw.metric('gangway_errors_total', { service: 'secure', code: 'GW_ERR_TOO_MANY_CONNECTIONS' })).toBe(2);
+    expect(gw.log.records().filter((r) => r.code === 'GW_ERR_TOO_MANY_CONNECTIONS')).toEqual([
+      expect.objectContaining({ service: 'secure', msg: 'service secure is at its limit of 1 connections' }),
+      expect.objectContaining({ service: 'secure', msg: 'service secure is at its limit of 1 connections' }),
+    ]);
+    expect(gw.log.events('session.open')).toHaveLength(1);
+    await echoes(first.client, 'still here');
+  });
+
+  it('closes a client whose TLS handshake is not done within tlsHandshakeTimeoutMs, logging why', async () => {
+    const gw = await startTls({}, { limits: { tlsHandshakeTimeoutMs: 300 } });
+    const silent = await connect(gw.port('secure'));
+    await silent.closed;
+    expect(silent.received).toEqual([]);
+    expect(gw.log.records().filter((r) => r.msg === 'TLS handshake failed')).toEqual([
+      expect.objectContaining({ level: 'debug', service: 'secure', remote: '127.0.0.1', err: 'ERR_TLS_HANDSHAKE_TIMEOUT' }),
+    ]);
+    expect(gw.log.events('session.open')).toEqual([]);
+    // A client that completes its handshake in time is served.
+    const prompt = tlsClient(gw.port('secure'));
+    expect(await prompt.secured).toBe(true);
+    await echoes(prompt.client, 'in time');
+  });
+
+  it('holds wss:// listeners to tlsHandshakeTimeoutMs as well', async () => {
+    const config = buildConfig(
+      { gangway: { limits: { tlsHandshakeTimeoutMs: 300 } }, tls: { certificates: [{ cert: 'gw.crt', key: 'gw.key' }] }, services: [{ name: 'echo', type: 'echo', accept: 'wss://127.0.0.1:0/echo' }] },
+      { source: 'test', types: TYPES, env: {}, baseDir: world.dir },
+    );
+    const log = new LogCapture();
+    const gateway = new Gateway(config, createLogger('debug', log), TYPES);
+    await gateway.start();
+    res.add(() => gateway.stop());
+    const silent = await connect(gateway.port());
+    await silent.closed;
+    expect(silent.received).toEqual([]);
+    expect(log.records().filter((r) => r.msg === 'TLS handshake failed')).toEqual([
+      expect.objectContaining({ listener: `https://127.0.0.1:${gateway.port()}`, remote: '127.0.0.1', err: 'ERR_TLS_HANDSHAKE_TIMEOUT' }),
+    ]);
+  });
 });
