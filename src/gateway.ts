@@ -181,7 +181,11 @@ export class Gateway implements GatewayView {
       if (!tlsContexts) throw new Error(`${host}:${port} is a TLS listener but no tls: certificates are configured`);
       const tlsServer = https.createServer({ ...tlsContexts.serverOptions(), handshakeTimeout: this.config.limits.tlsHandshakeTimeoutMs }, onRequest);
       tlsContexts.attach(tlsServer);
-      tlsServer.on('tlsClientError', (err: NodeJS.ErrnoException, socket: Socket) => this.tlsClientError({ listener: `https://${host}:${(tlsServer.address() as AddressInfo).port}` }, err, socket));
+      // Before https passes the error on as an HTTP 'clientError', whose answer could never leave a
+      // connection that has no TLS yet: closed here, that one finds the socket gone.
+      tlsServer.prependListener('tlsClientError', (err: NodeJS.ErrnoException, socket: Socket) =>
+        this.tlsClientError({ listener: `https://${host}:${(tlsServer.address() as AddressInfo).port}` }, err, socket),
+      );
       server = tlsServer;
     } else {
       server = http.createServer(onRequest);
