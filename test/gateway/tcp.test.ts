@@ -344,7 +344,7 @@ describe('tls:// sessions', () => {
   });
 
   it('closes a client whose TLS handshake is not done within tlsHandshakeTimeoutMs, logging why', async () => {
-    const gw = await startTls({}, { limits: { tlsHandshakeTimeoutMs: 300 } });
+    const gw = await startTls({}, { limits: { tlsHandshakeTimeoutMs: 1000 } });
     const silent = await connect(gw.port('secure'));
     await silent.closed;
     expect(silent.received).toEqual([]);
