@@ -11,6 +11,7 @@ import { GATEWAY_ERRORS, type GatewayErrorSpec } from './errors';
 import { Metrics, type ServiceMetrics } from './metrics';
 import { TrustedProxies, clientAddress } from './forwarded';
 import { SECURITY_ERRORS, createSecurity, type Guard, type Security, type Subject, type Verdict } from '../security';
+import type { TlsContextManager } from '../security/tls';
 import { Session, type Endpoints, type Login } from './session';
 import { StreamTransport, WebSocketTransport, type Transport } from './transports';
 import { SERVICE_TYPES } from './services';
@@ -173,13 +174,18 @@ export class Gateway implements GatewayView {
     }
   }
 
+  /** Options of every TLS listener: the certificates and `tlsHandshakeTimeoutMs`. */
+  private tlsServerOptions(contexts: TlsContextManager): tls.TlsOptions {
+    return { ...contexts.serverOptions(), handshakeTimeout: this.config.limits.tlsHandshakeTimeoutMs };
+  }
+
   private createListener(host: string, port: number, secure: boolean): Listener {
     const onRequest = (req: IncomingMessage, res: ServerResponse): void => this.onRequest(listener, req, res);
     const tlsContexts = this.security.tls;
     let server: http.Server;
     if (secure) {
       if (!tlsContexts) throw new Error(`${host}:${port} is a TLS listener but no tls: certificates are configured`);
-      const tlsServer = https.createServer({ ...tlsContexts.serverOptions(), handshakeTimeout: this.config.limits.tlsHandshakeTimeoutMs }, onRequest);
+      const tlsServer = https.createServer(this.tlsServerOptions(tlsContexts), onRequest);
       tlsContexts.attach(tlsServer);
       // Before https passes the error on as an HTTP 'clientError', whose answer could never leave a
       // connection that has no TLS yet: closed here, that one finds the socket gone.
@@ -209,7 +215,7 @@ export class Gateway implements GatewayView {
     if (uri.scheme === 'tls') {
       const tlsContexts = this.security.tls;
       if (!tlsContexts) throw new Error(`${uri.href} is a TLS listener but no tls: certificates are configured`);
-      const tlsServer = tls.createServer({ ...tlsContexts.serverOptions(), handshakeTimeout: this.config.limits.tlsHandshakeTimeoutMs });
+      const tlsServer = tls.createServer(this.tlsServerOptions(tlsContexts));
       tlsContexts.attach(tlsServer);
       // The rate and the places are checked on the TCP connection, so a refused client costs no handshake.
       tlsServer.on('connection', (raw: Socket) => {
